@@ -1,0 +1,3 @@
+module github.com/skyvern-go/skyvern
+
+go 1.23
