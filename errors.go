@@ -1,0 +1,333 @@
+package skyvern
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors. Match them with errors.Is; an *APIError matches the one
+// that fits its status code.
+var (
+	// ErrOutcomeUnknown means a call that starts work on the server (RunTask,
+	// RunWorkflow, CancelRun, RetryRunWebhook, and CreateWorkflow after its
+	// retries) failed in a way that does not tell whether the server acted:
+	// a 5xx, a timeout or a dropped connection after the request was sent.
+	// Check (for example with GetRun or by the webhook) before trying again.
+	ErrOutcomeUnknown = errors.New("skyvern: outcome unknown: the server may have processed the request")
+	// ErrNotFound matches 404 responses.
+	ErrNotFound = errors.New("skyvern: not found")
+	// ErrForbidden matches 401 and 403 responses; Skyvern answers a missing
+	// or invalid API key with 403.
+	ErrForbidden = errors.New("skyvern: forbidden")
+	// ErrRateLimited matches 429 responses.
+	ErrRateLimited = errors.New("skyvern: rate limited")
+	// ErrValidation matches 400 and 422 responses, and requests that the SDK
+	// rejects before sending them (*InvalidRequestError).
+	ErrValidation = errors.New("skyvern: invalid request")
+	// ErrConflict matches 409 responses.
+	ErrConflict = errors.New("skyvern: conflict")
+	// ErrServer matches 5xx responses.
+	ErrServer = errors.New("skyvern: server error")
+	// ErrResponseTooLarge means a response body exceeded the client's limit
+	// (WithMaxResponseBytes).
+	ErrResponseTooLarge = errors.New("skyvern: response body too large")
+	// ErrMalformedResponse means a 2xx response body was not the JSON the
+	// SDK expected.
+	ErrMalformedResponse = errors.New("skyvern: malformed response")
+)
+
+// APIError is an error status returned by the Skyvern API. Use errors.As to
+// get it from any error the Client returns, and errors.Is with the sentinels
+// (ErrNotFound, ErrForbidden, ErrRateLimited, ErrValidation, ErrConflict,
+// ErrServer) to branch on its kind.
+type APIError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Method and Path identify the call (the path without host or query).
+	Method string
+	Path   string
+	// Detail is the server's message: the "detail" string, the validation
+	// messages joined, the "error" string, or the text of a non-JSON body
+	// such as a proxy's HTML error page.
+	Detail string
+	// ValidationErrors holds the items of a 422 {"detail": [...]} body.
+	ValidationErrors []ValidationDetail
+	// Body is the raw response body, read up to 1 MiB.
+	Body []byte
+	// RetryAfter is the server's Retry-After hint, if it sent one. A hint
+	// longer than the client's cap (WithMaxRetryAfter) ends retrying and is
+	// reported here.
+	RetryAfter time.Duration
+	// Header holds the response headers.
+	Header http.Header
+}
+
+// ValidationDetail is one item of a request-validation error body, as
+// FastAPI produces it.
+type ValidationDetail struct {
+	// Type is the error type, e.g. "missing".
+	Type string `json:"type"`
+	// Loc is the location of the offending value, e.g. ["body", "prompt"];
+	// integer indexes appear in decimal.
+	Loc []string `json:"loc"`
+	// Msg is the human-readable message.
+	Msg string `json:"msg"`
+	// Input is the offending input, if the server echoed it.
+	Input json.RawMessage `json:"input,omitempty"`
+	// Ctx carries extra context, if any.
+	Ctx json.RawMessage `json:"ctx,omitempty"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler; loc items may be strings or integers.
+func (v *ValidationDetail) UnmarshalJSON(data []byte) error {
+	type plain ValidationDetail
+	var aux struct {
+		plain
+		Loc []json.RawMessage `json:"loc"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	*v = ValidationDetail(aux.plain)
+	v.Loc = make([]string, 0, len(aux.Loc))
+	for _, raw := range aux.Loc {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			v.Loc = append(v.Loc, s)
+			continue
+		}
+		v.Loc = append(v.Loc, string(bytes.TrimSpace(raw)))
+	}
+	return nil
+}
+
+// Field returns the location joined with dots, e.g. "body.prompt".
+func (v ValidationDetail) Field() string { return strings.Join(v.Loc, ".") }
+
+// Error implements error.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("skyvern: ")
+	if e.Method != "" {
+		b.WriteString(e.Method)
+		b.WriteByte(' ')
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(strconv.Itoa(e.StatusCode))
+	if text := http.StatusText(e.StatusCode); text != "" {
+		b.WriteByte(' ')
+		b.WriteString(text)
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %v)", e.RetryAfter)
+	}
+	return b.String()
+}
+
+// Is reports whether the error matches one of the status sentinels.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrValidation:
+		return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity
+	case ErrConflict:
+		return e.StatusCode == http.StatusConflict
+	case ErrServer:
+		return e.StatusCode >= 500 && e.StatusCode <= 599
+	}
+	return false
+}
+
+// newAPIError reads (at most 1 MiB of) an error response and decodes
+// whichever error shape the server used.
+func (c *Client) newAPIError(call apiCall, resp *http.Response) *APIError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	body = redactSecret(body, c.apiKey)
+	e := &APIError{
+		StatusCode: resp.StatusCode,
+		Method:     call.method,
+		Path:       call.path,
+		Body:       body,
+		Header:     resp.Header,
+	}
+	if d, ok := retryAfter(resp.Header, time.Now()); ok {
+		e.RetryAfter = d
+	}
+	e.Detail, e.ValidationErrors = errorDetail(body, resp.Header.Get("Content-Type"))
+	return e
+}
+
+// errorDetail turns an error body into a message. Skyvern uses
+// {"detail": "..."}, {"detail": [validation items]} and, for unhandled
+// exceptions, {"error": "..."}; proxies in front of it send HTML or text.
+func errorDetail(body []byte, contentType string) (string, []ValidationDetail) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return "", nil
+	}
+	if trimmed[0] == '{' {
+		var shape struct {
+			Detail  json.RawMessage `json:"detail"`
+			Error   json.RawMessage `json:"error"`
+			Message json.RawMessage `json:"message"`
+		}
+		if json.Unmarshal(trimmed, &shape) == nil {
+			if msg, items, ok := decodeDetail(shape.Detail); ok {
+				return msg, items
+			}
+			for _, raw := range []json.RawMessage{shape.Error, shape.Message} {
+				if msg, _, ok := decodeDetail(raw); ok {
+					return msg, nil
+				}
+			}
+			return truncateText(string(trimmed)), nil
+		}
+	}
+	if strings.Contains(contentType, "html") || trimmed[0] == '<' {
+		return htmlText(trimmed), nil
+	}
+	return truncateText(string(trimmed)), nil
+}
+
+// decodeDetail reads a "detail"-like value: a string, a list of validation
+// items, or any other JSON (shown compactly).
+func decodeDetail(raw json.RawMessage) (string, []ValidationDetail, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return "", nil, false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return truncateText(s), nil, true
+	}
+	var items []ValidationDetail
+	if json.Unmarshal(raw, &items) == nil && len(items) > 0 {
+		msgs := make([]string, 0, len(items))
+		for _, it := range items {
+			if f := it.Field(); f != "" {
+				msgs = append(msgs, f+": "+it.Msg)
+			} else {
+				msgs = append(msgs, it.Msg)
+			}
+		}
+		return truncateText(strings.Join(msgs, "; ")), items, true
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		for _, k := range []string{"detail", "message", "msg", "error"} {
+			if msg, items, ok := decodeDetail(obj[k]); ok {
+				return msg, items, true
+			}
+		}
+	}
+	return truncateText(string(raw)), nil, true
+}
+
+const maxDetailLen = 512
+
+// htmlText extracts readable text from an HTML error page: the title if
+// there is one, else the text with tags removed.
+func htmlText(b []byte) string {
+	lower := bytes.ToLower(b)
+	if i := bytes.Index(lower, []byte("<title>")); i >= 0 {
+		if j := bytes.Index(lower[i:], []byte("</title>")); j > 0 {
+			if t := strings.TrimSpace(string(b[i+len("<title>") : i+j])); t != "" {
+				return truncateText(t)
+			}
+		}
+	}
+	var out strings.Builder
+	inTag := false
+	for _, r := range string(b) {
+		switch {
+		case r == '<':
+			inTag = true
+			out.WriteByte(' ')
+		case r == '>':
+			inTag = false
+		case !inTag:
+			out.WriteRune(r)
+		}
+	}
+	return truncateText(strings.Join(strings.Fields(out.String()), " "))
+}
+
+func truncateText(s string) string {
+	if len(s) <= maxDetailLen {
+		return s
+	}
+	cut := maxDetailLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// redactSecret replaces every occurrence of secret in b, so an error body
+// that echoes the API key cannot leak it into logs.
+func redactSecret(b []byte, secret string) []byte {
+	if secret == "" || !bytes.Contains(b, []byte(secret)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(secret), []byte("[REDACTED]"))
+}
+
+// OutcomeUnknownError is returned when a call that starts work on the server
+// failed after the request may have reached it. errors.Is(err,
+// ErrOutcomeUnknown) holds; Err is the underlying failure, which is an
+// *APIError when the server answered (a 5xx), so errors.As works too.
+type OutcomeUnknownError struct {
+	Method string
+	Path   string
+	// IdempotencyKey is the key the call sent, if any. Sending the call
+	// again with the same key (WithIdempotencyKey) is safe.
+	IdempotencyKey string
+	Err            error
+}
+
+// Error implements error.
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("skyvern: %s %s: outcome unknown, the server may have processed the request (check before retrying): %v", e.Method, e.Path, e.Err)
+}
+
+// Is reports true for ErrOutcomeUnknown.
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// Unwrap returns the underlying failure.
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// InvalidRequestError is a request the SDK refused to send because the
+// server would reject it or, worse, silently ignore part of it. errors.Is(err,
+// ErrValidation) holds.
+type InvalidRequestError struct {
+	// Field is the wire name of the offending field, e.g. "webhook_url".
+	Field string
+	// Reason says what is wrong.
+	Reason string
+}
+
+// Error implements error.
+func (e *InvalidRequestError) Error() string {
+	return "skyvern: invalid request: " + e.Field + " " + e.Reason
+}
+
+// Is reports true for ErrValidation.
+func (e *InvalidRequestError) Is(target error) bool { return target == ErrValidation }
