@@ -2,6 +2,7 @@ package skyvern
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,6 +22,7 @@ type waitConfig struct {
 	initial, max time.Duration
 	onPoll       func(*Run)
 	requestOpts  []RequestOption
+	hub          *RunHub
 }
 
 // WithPollInterval sets the first wait between polls (default 1 s) and the
@@ -104,8 +106,24 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 			timer.Stop()
 		}
 	}()
+	var events <-chan hubEvent
+	if cfg.hub != nil {
+		// Subscribe before the first poll, so a webhook that lands while it
+		// is in flight (or landed before the wait began) is not missed.
+		var unsubscribe func()
+		events, unsubscribe = cfg.hub.subscribe(runID)
+		defer unsubscribe()
+	}
 	interval := cfg.initial
 	for {
+		select {
+		case ev := <-events:
+			if run := runFromEvent(runID, ev); run != nil {
+				return run, nil
+			}
+			// Not a run object: poll now, without waiting for the timer.
+		default:
+		}
 		run, err := c.GetRun(ctx, runID, cfg.requestOpts...)
 		pause := interval
 		switch {
@@ -141,6 +159,10 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 		select {
 		case <-ctx.Done():
 			return last, c.waitError(runID, last, lastErr, ctx.Err())
+		case ev := <-events:
+			if run := runFromEvent(runID, ev); run != nil {
+				return run, nil
+			}
 		case <-timer.C:
 		}
 		interval = min(interval*3/2, cfg.max)
@@ -153,6 +175,17 @@ func (c *Client) waitError(runID string, last *Run, lastErr, ctxErr error) error
 		e.LastStatus = last.Status
 	}
 	return e
+}
+
+// runFromEvent builds the run from a verified webhook body, or returns nil
+// when the body is not a run object for runID.
+func runFromEvent(runID string, ev hubEvent) *Run {
+	var run Run
+	if json.Unmarshal(ev.raw, &run) != nil || run.RunID != runID {
+		return nil
+	}
+	run.Status = ev.status
+	return &run
 }
 
 // transientPollError reports whether a failed poll is worth repeating.

@@ -1,0 +1,165 @@
+package skyvern
+
+import (
+	"container/list"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// RunHub lets WaitForRun return the moment a run's verified webhook arrives,
+// instead of at the next poll. The webhook handler publishes to the hub (see
+// WithRunHub for the handler side, and WaitWithHub for the waiting side);
+// waiters in the same process are woken at once.
+//
+// The hub remembers recent terminal events (bounded in number and age), so a
+// wait that starts after the webhook arrived still returns immediately. It
+// is in-process only: with several replicas behind a load balancer the
+// webhook may land on another replica, and the waiter then learns the result
+// from its polling, which WaitForRun keeps doing in the background.
+//
+// A RunHub is safe for concurrent use. The zero value is not usable; call
+// NewRunHub.
+type RunHub struct {
+	mu       sync.Mutex
+	waiters  map[string]map[chan hubEvent]struct{}
+	recent   map[string]*list.Element // of *recentEvent
+	order    *list.List               // oldest first
+	capacity int
+	ttl      time.Duration
+	now      func() time.Time
+}
+
+type hubEvent struct {
+	status RunStatus
+	raw    json.RawMessage
+}
+
+type recentEvent struct {
+	runID string
+	event hubEvent
+	at    time.Time
+}
+
+// HubOption configures a RunHub.
+type HubOption func(*RunHub)
+
+// WithHubMemory sets how many recent terminal events the hub remembers
+// (default 10,000) and for how long (default 1 hour).
+func WithHubMemory(events int, ttl time.Duration) HubOption {
+	return func(h *RunHub) {
+		if events > 0 {
+			h.capacity = events
+		}
+		if ttl > 0 {
+			h.ttl = ttl
+		}
+	}
+}
+
+// NewRunHub returns an empty hub.
+func NewRunHub(opts ...HubOption) *RunHub {
+	h := &RunHub{
+		waiters:  make(map[string]map[chan hubEvent]struct{}),
+		recent:   make(map[string]*list.Element),
+		order:    list.New(),
+		capacity: 10_000,
+		ttl:      time.Hour,
+		now:      time.Now,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(h)
+		}
+	}
+	return h
+}
+
+// Publish records that run runID reached status, with the webhook's raw JSON
+// body (a run object), and wakes its waiters. Non-terminal statuses are
+// ignored: a waiter only wants the end.
+func (h *RunHub) Publish(runID string, status RunStatus, raw json.RawMessage) {
+	if runID == "" || !status.IsTerminal() {
+		return
+	}
+	ev := hubEvent{status: status, raw: raw}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.remember(runID, ev)
+	for ch := range h.waiters[runID] {
+		select {
+		case ch <- ev:
+		default: // the waiter already has an event pending
+		}
+	}
+}
+
+func (h *RunHub) remember(runID string, ev hubEvent) {
+	now := h.now()
+	if el, ok := h.recent[runID]; ok {
+		h.order.Remove(el)
+	}
+	h.recent[runID] = h.order.PushBack(&recentEvent{runID: runID, event: ev, at: now})
+	for h.order.Len() > h.capacity {
+		h.evict(h.order.Front())
+	}
+	for el := h.order.Front(); el != nil && now.Sub(el.Value.(*recentEvent).at) > h.ttl; el = h.order.Front() {
+		h.evict(el)
+	}
+}
+
+func (h *RunHub) evict(el *list.Element) {
+	delete(h.recent, el.Value.(*recentEvent).runID)
+	h.order.Remove(el)
+}
+
+// subscribe registers a waiter for runID. The channel receives the run's
+// terminal event, at once if the hub already knows it. The returned function
+// unregisters the waiter.
+func (h *RunHub) subscribe(runID string) (<-chan hubEvent, func()) {
+	ch := make(chan hubEvent, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if el, ok := h.recent[runID]; ok {
+		rec := el.Value.(*recentEvent)
+		if h.now().Sub(rec.at) <= h.ttl {
+			ch <- rec.event
+		}
+	}
+	set := h.waiters[runID]
+	if set == nil {
+		set = make(map[chan hubEvent]struct{})
+		h.waiters[runID] = set
+	}
+	set[ch] = struct{}{}
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if cur := h.waiters[runID]; cur != nil {
+			delete(cur, ch)
+			if len(cur) == 0 {
+				delete(h.waiters, runID)
+			}
+		}
+	}
+}
+
+// Waiters returns how many waits are registered, for metrics and tests.
+func (h *RunHub) Waiters() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range h.waiters {
+		n += len(set)
+	}
+	return n
+}
+
+// WaitWithHub makes WaitForRun return as soon as hub receives the run's
+// terminal webhook, while it keeps polling as the fallback (for webhooks that
+// land on another replica, or never come). The run is built from the
+// verified webhook body; if that body is not a run object, WaitForRun
+// fetches the run with GetRun instead.
+func WaitWithHub(hub *RunHub) WaitOption {
+	return func(w *waitConfig) { w.hub = hub }
+}
