@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL server on loopback for the sqlstore tests.
 #
-#   eval "$(bash .ci/postgres.sh start)"   # prints: export SKYVERN_TEST_POSTGRES_DSN=postgres://...
-#   bash .ci/postgres.sh start FILE        # same line, also written to FILE
-#   bash .ci/postgres.sh stop              # stops the server and removes its directory
+#   bash .ci/postgres.sh start [FILE]   # prints: export SKYVERN_TEST_POSTGRES_DSN=postgres://...
+#                                       # (and writes that line to FILE, if given)
+#   bash .ci/postgres.sh stop           # stops the server and removes its directory
+#
+# From a script under set -e (eval "$(...)" would hide a failed start):
+#
+#   trap 'bash .ci/postgres.sh stop' EXIT
+#   pg_env=$(bash .ci/postgres.sh start)
+#   eval "$pg_env"
 #
 # start installs Debian's postgresql package when no server binaries are found (root only),
 # makes a new cluster in a temporary directory (as a non-root user: the server refuses to run

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -166,4 +167,4 @@ func TestStoreExactlyOnceAcrossReplicas(t *testing.T) {
 
 // errRetryLater tells a worker to come back to a key that is busy or whose
 // processing just failed.
-var errRetryLater = fmt.Errorf("retry later")
+var errRetryLater = errors.New("retry later")

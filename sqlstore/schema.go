@@ -85,13 +85,9 @@ func (s *Store) Cleanup(ctx context.Context, olderThan time.Duration) (int64, er
 	}
 	now := s.nowMS()
 	cutoff := now - olderThan.Milliseconds()
-	res, err := s.db.ExecContext(ctx, s.queries.cleanup, cutoff, now)
+	n, err := s.execCount(ctx, "cleanup", s.queries.cleanup, cutoff, now)
 	if err != nil {
-		return 0, fmt.Errorf("sqlstore: cleanup: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: cleanup: %w", err)
+		return 0, err
 	}
 	s.claims.prune(cutoff, now)
 	return n, nil

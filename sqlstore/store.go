@@ -157,6 +157,20 @@ func newToken() (string, error) {
 
 func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
 
+// execCount runs a statement and returns how many rows it changed, with
+// errors prefixed by op.
+func (s *Store) execCount(ctx context.Context, op, query string, args ...any) (int64, error) {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return n, nil
+}
+
 // claimAttempts bounds the loop for a key that is released by its holder
 // between the insert and the read of Claim; after that Claim answers
 // ClaimBusy and the caller claims again.
@@ -224,24 +238,17 @@ func (s *Store) Complete(ctx context.Context, key string) error {
 		return ErrLeaseLost
 	}
 	now := s.nowMS()
-	res, err := s.db.ExecContext(ctx, s.queries.complete, now, now, key, token)
+	n, err := s.execCount(ctx, "complete", s.queries.complete, now, now, key, token)
 	if err != nil {
-		return fmt.Errorf("sqlstore: complete: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlstore: complete: %w", err)
+		return err
 	}
 	if n == 0 {
 		// The row is gone (Cleanup removed the stale claim, or a worker
 		// that took it over released it): the work did succeed, so record
 		// it unless someone else holds or completed the key meanwhile.
-		res, err = s.db.ExecContext(ctx, s.queries.completeAbsent, key, token, now, now, now)
+		n, err = s.execCount(ctx, "complete", s.queries.completeAbsent, key, token, now, now, now)
 		if err != nil {
-			return fmt.Errorf("sqlstore: complete: %w", err)
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return fmt.Errorf("sqlstore: complete: %w", err)
+			return err
 		}
 	}
 	s.claims.finish(key, c, token, true)
@@ -272,13 +279,9 @@ func (s *Store) Release(ctx context.Context, key string) error {
 		s.claims.finish(key, c, token, false)
 		return nil
 	}
-	res, err := s.db.ExecContext(ctx, s.queries.release, key, token)
+	n, err := s.execCount(ctx, "release", s.queries.release, key, token)
 	if err != nil {
-		return fmt.Errorf("sqlstore: release: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlstore: release: %w", err)
+		return err
 	}
 	if n == 0 {
 		// Nothing deleted: either the key is already free (a repeated
