@@ -5,6 +5,7 @@ go 1.23
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
+	github.com/lib/pq v1.12.3
 	github.com/stretchr/testify v1.12.1
 )
 

@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// DefaultTable is the table a Store uses unless WithTable names another.
+const DefaultTable = "skyvern_webhook_events"
+
+// DefaultLease is how long a claim holds a key unless WithLease sets another
+// duration. It is well beyond the 10 to 30 seconds Skyvern waits for a
+// webhook answer, so a handler that processes within the request finishes
+// inside its lease; one that answers first and processes afterwards needs a
+// lease as long as that processing.
+const DefaultLease = 2 * time.Minute
+
+// ErrInvalidOption is returned, wrapped, by New for an option value it
+// cannot use (a nil database, a lease shorter than a millisecond, a nil
+// clock, an unknown placeholder style), and by Cleanup for a retention that
+// is not positive.
+var ErrInvalidOption = errors.New("sqlstore: invalid option")
+
+// ErrInvalidTable is returned, wrapped, by New and SchemaSQL for a table name
+// that is not a plain identifier. Table names are interpolated into SQL
+// text, so anything else (quotes, spaces, semicolons) is refused outright
+// rather than escaped.
+var ErrInvalidTable = errors.New("sqlstore: invalid table name")
+
+// Placeholder is the bind-parameter syntax of the database driver.
+type Placeholder int
+
+const (
+	// PlaceholderDollar writes parameters as $1, $2, ... (PostgreSQL and
+	// its wire-compatible databases; SQLite accepts it too).
+	PlaceholderDollar Placeholder = iota + 1
+	// PlaceholderQuestion writes parameters as ? (SQLite drivers and other
+	// databases that speak INSERT ... ON CONFLICT with ? parameters).
+	PlaceholderQuestion
+)
+
+// Option configures a Store.
+type Option func(*config) error
+
+type config struct {
+	table       string
+	lease       time.Duration
+	placeholder Placeholder
+	now         func() time.Time
+}
+
+func defaultConfig() config {
+	return config{
+		table:       DefaultTable,
+		lease:       DefaultLease,
+		placeholder: PlaceholderDollar,
+		now:         time.Now,
+	}
+}
+
+// WithTable sets the table name: a letter or underscore followed by up to 47
+// letters, digits or underscores, optionally qualified by a schema name of
+// the same form ("webhooks.skyvern_events"). The limit of 48 leaves room for
+// the derived index name within PostgreSQL's 63-byte identifiers. The name
+// is quoted in SQL, so it is case-sensitive.
+func WithTable(name string) Option {
+	return func(c *config) error {
+		if err := validateTable(name); err != nil {
+			return err
+		}
+		c.table = name
+		return nil
+	}
+}
+
+// WithLease sets how long a claim holds a key before another worker may take
+// it over (default DefaultLease). Choose it longer than the slowest run of
+// the handler's function: a lease that expires mid-processing lets a second
+// worker run the same event. It must be at least a millisecond, the
+// resolution of the stored times.
+func WithLease(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("%w: lease %v is shorter than 1ms", ErrInvalidOption, d)
+		}
+		c.lease = d
+		return nil
+	}
+}
+
+// WithPlaceholder sets the bind-parameter syntax (default
+// PlaceholderDollar).
+func WithPlaceholder(p Placeholder) Option {
+	return func(c *config) error {
+		if p != PlaceholderDollar && p != PlaceholderQuestion {
+			return fmt.Errorf("%w: unknown placeholder style %d", ErrInvalidOption, int(p))
+		}
+		c.placeholder = p
+		return nil
+	}
+}
+
+// WithClock replaces time.Now as the source of lease and completion times,
+// for tests that move time forward instead of sleeping. Every Store that
+// shares a table must read comparable clocks: leases written by one replica
+// are judged by the clock of another.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
+		}
+		c.now = now
+		return nil
+	}
+}
+
+var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+
+func validateTable(name string) error {
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return fmt.Errorf("%w: %q has more than one dot", ErrInvalidTable, name)
+	}
+	for _, p := range parts {
+		if !identifierPattern.MatchString(p) {
+			return fmt.Errorf("%w: %q (want a letter or underscore, then up to 47 letters, digits or underscores, optionally schema-qualified)", ErrInvalidTable, name)
+		}
+	}
+	return nil
+}
+
+// quoteTable double-quotes each part of a validated name, so reserved words
+// such as "order" work as table names.
+func quoteTable(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = `"` + p + `"`
+	}
+	return strings.Join(parts, ".")
+}
+
+// indexName is the unqualified name of the index Cleanup relies on;
+// PostgreSQL places an index in its table's schema.
+func indexName(table string) string {
+	parts := strings.Split(table, ".")
+	return `"` + parts[len(parts)-1] + `_updated_idx"`
+}
