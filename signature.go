@@ -3,7 +3,12 @@ package skyvern
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
 )
 
 // Header names Skyvern sets on every webhook delivery.
@@ -16,6 +21,28 @@ const (
 	TimestampHeader = "x-skyvern-timestamp"
 )
 
+// Errors returned by VerifySignature, (*Webhook).Verify and NewWebhook. Match
+// them with errors.Is.
+var (
+	// ErrMissingSignature means the delivery carried no signature, or an
+	// empty one.
+	ErrMissingSignature = errors.New("skyvern: webhook signature is missing")
+	// ErrInvalidSignature means the signature does not authenticate the
+	// body: it was forged, computed over other bytes (for example a body
+	// that was parsed and re-serialized), made with another key, or is not
+	// a signature at all. Every rejection other than ErrMissingSignature and
+	// ErrEmptyKey matches it.
+	ErrInvalidSignature = errors.New("skyvern: webhook signature is invalid")
+	// ErrMalformedSignature means the signature is not 64 lowercase hex
+	// characters, so no key could have produced it. It wraps
+	// ErrInvalidSignature.
+	ErrMalformedSignature = fmt.Errorf("%w: want 64 lowercase hex characters", ErrInvalidSignature)
+	// ErrEmptyKey means a verifier was asked to use an empty (or blank) API
+	// key. Anyone can compute a signature with the empty key, so such a
+	// verifier would accept forgeries; it is refused instead.
+	ErrEmptyKey = errors.New("skyvern: webhook verification needs a non-empty API key")
+)
+
 // Sign returns the signature Skyvern would send for body: the lowercase hex
 // HMAC-SHA256 of the exact bytes, keyed with apiKey. It is exported so that
 // tests can build genuine deliveries.
@@ -23,4 +50,146 @@ func Sign(body []byte, apiKey string) string {
 	mac := hmac.New(sha256.New, []byte(apiKey))
 	mac.Write(body)
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifySignature reports whether signature is the Skyvern signature of body
+// under apiKey, comparing MACs in constant time. body must be the raw bytes
+// received: a body that was decoded and encoded again differs from what
+// Skyvern signed and fails.
+//
+// Only the form Skyvern sends is accepted: exactly 64 lowercase hex
+// characters, no prefix and no surrounding space. An uppercase signature is
+// rejected with ErrMalformedSignature, so each body has exactly one accepted
+// signature string.
+//
+// The error is nil, or matches ErrEmptyKey, ErrMissingSignature or
+// ErrInvalidSignature. Use a Webhook to verify many deliveries: it prepares
+// the keys once and does not allocate per call.
+func VerifySignature(body []byte, signature, apiKey string) error {
+	if isBlank(apiKey) {
+		return ErrEmptyKey
+	}
+	want, err := decodeSignature(signature)
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, []byte(apiKey))
+	mac.Write(body)
+	if !hmac.Equal(mac.Sum(nil), want[:]) {
+		return ErrInvalidSignature
+	}
+	return nil
+}
+
+// decodeSignature turns the header value into the 32 MAC bytes, accepting
+// only lowercase hex. The time it takes depends on the attacker's own input
+// only, never on the key.
+func decodeSignature(s string) ([sha256.Size]byte, error) {
+	var out [sha256.Size]byte
+	if s == "" {
+		return out, ErrMissingSignature
+	}
+	if len(s) != 2*sha256.Size {
+		return out, ErrMalformedSignature
+	}
+	for i := 0; i < sha256.Size; i++ {
+		hi, ok1 := lowerHexNibble(s[2*i])
+		lo, ok2 := lowerHexNibble(s[2*i+1])
+		if !ok1 || !ok2 {
+			return out, ErrMalformedSignature
+		}
+		out[i] = hi<<4 | lo
+	}
+	return out, nil
+}
+
+func lowerHexNibble(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// macKey holds one API key as the SHA-256 states reached after absorbing the
+// HMAC inner and outer pads, so that a verification costs one pass over the
+// body plus one compression, with no per-call key setup.
+type macKey struct {
+	inner, outer []byte // marshaled sha256 states
+}
+
+func newMACKey(key string) (macKey, error) {
+	k := []byte(key)
+	if len(k) > sha256.BlockSize {
+		sum := sha256.Sum256(k)
+		k = sum[:]
+	}
+	var ipad, opad [sha256.BlockSize]byte
+	copy(ipad[:], k)
+	copy(opad[:], k)
+	for i := range ipad {
+		ipad[i] ^= 0x36
+		opad[i] ^= 0x5c
+	}
+	inner, err := padState(ipad[:])
+	if err != nil {
+		return macKey{}, err
+	}
+	outer, err := padState(opad[:])
+	if err != nil {
+		return macKey{}, err
+	}
+	return macKey{inner: inner, outer: outer}, nil
+}
+
+func padState(pad []byte) ([]byte, error) {
+	h := sha256.New()
+	h.Write(pad)
+	m, ok := h.(interface {
+		encoding.BinaryMarshaler
+		encoding.BinaryUnmarshaler
+	})
+	if !ok {
+		return nil, errors.New("skyvern: sha256 state cannot be saved")
+	}
+	return m.MarshalBinary()
+}
+
+// macScratch is the per-call working set, pooled so that a verification
+// allocates nothing.
+type macScratch struct {
+	h     hash.Hash
+	state encoding.BinaryUnmarshaler
+	sum   [sha256.Size]byte
+}
+
+// macPool hands out scratch space for signature checks.
+type macPool struct{ p sync.Pool }
+
+func newMACPool() *macPool {
+	mp := &macPool{}
+	mp.p.New = func() any {
+		h := sha256.New()
+		u, _ := h.(encoding.BinaryUnmarshaler) // checked by padState at construction
+		return &macScratch{h: h, state: u}
+	}
+	return mp
+}
+
+// matches reports whether want is the HMAC-SHA256 of body under k.
+func (k *macKey) matches(mp *macPool, body []byte, want *[sha256.Size]byte) bool {
+	s := mp.p.Get().(*macScratch)
+	defer mp.p.Put(s)
+	if s.state.UnmarshalBinary(k.inner) != nil {
+		return false
+	}
+	s.h.Write(body)
+	inner := s.h.Sum(s.sum[:0])
+	if s.state.UnmarshalBinary(k.outer) != nil {
+		return false
+	}
+	s.h.Write(inner)
+	return hmac.Equal(s.h.Sum(s.sum[:0]), want[:])
 }
