@@ -166,7 +166,9 @@ func (p *WebhookPayload) decode(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &wire); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return &PayloadError{Field: typeErr.Field, Err: err}
+			// The path runs through the embedded struct; users know
+			// only the wire names.
+			return &PayloadError{Field: strings.TrimPrefix(typeErr.Field, "payloadFields."), Err: err}
 		}
 		return &PayloadError{Err: err}
 	}
@@ -204,6 +206,20 @@ func (p *WebhookPayload) decode(raw json.RawMessage) error {
 
 func decodeTime(raw json.RawMessage, field string, dst *Time) error {
 	if isJSONNull(raw) {
+		return nil
+	}
+	if bytes.IndexByte(raw, '\\') >= 0 && raw[0] == '"' {
+		// Time reads the string's bytes as they are; resolve JSON escapes
+		// first, as any JSON encoder may use them.
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return &PayloadError{Field: field, Err: err}
+		}
+		t, err := ParseTime(s)
+		if err != nil {
+			return &PayloadError{Field: field, Err: err}
+		}
+		*dst = t
 		return nil
 	}
 	if err := dst.UnmarshalJSON(raw); err != nil {

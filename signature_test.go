@@ -1,0 +1,201 @@
+package skyvern
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// webhookVectors mirrors testdata/webhook-vectors.json.
+type webhookVectors struct {
+	Vectors []struct {
+		Key       string `json:"key"`
+		Body      string `json:"body"`
+		Signature string `json:"signature"`
+	} `json:"vectors"`
+	Verdicts []struct {
+		Case      string  `json:"case"`
+		Signature *string `json:"signature"`
+		Accept    bool    `json:"accept"`
+	} `json:"verdicts_for_first_vector"`
+}
+
+func loadVectors(t testing.TB) webhookVectors {
+	t.Helper()
+	data, err := os.ReadFile("testdata/webhook-vectors.json")
+	require.NoError(t, err)
+	var v webhookVectors
+	require.NoError(t, json.Unmarshal(data, &v))
+	require.Len(t, v.Vectors, 2)
+	require.Len(t, v.Verdicts, 7)
+	return v
+}
+
+func TestSignMatchesVectors(t *testing.T) {
+	t.Parallel()
+	for _, v := range loadVectors(t).Vectors {
+		assert.Equal(t, v.Signature, Sign([]byte(v.Body), v.Key), "key %q", v.Key)
+	}
+}
+
+func TestVerifyVectors(t *testing.T) {
+	t.Parallel()
+	for _, v := range loadVectors(t).Vectors {
+		t.Run(v.Key, func(t *testing.T) {
+			t.Parallel()
+			require.NoError(t, VerifySignature([]byte(v.Body), v.Signature, v.Key))
+			wh, err := NewWebhook(v.Key)
+			require.NoError(t, err)
+			require.NoError(t, wh.Verify([]byte(v.Body), http.Header{canonicalSignatureHeader: {v.Signature}}))
+		})
+	}
+}
+
+func TestVerifyVerdicts(t *testing.T) {
+	t.Parallel()
+	vectors := loadVectors(t)
+	first := vectors.Vectors[0]
+	wh, err := NewWebhook(first.Key)
+	require.NoError(t, err)
+	for _, c := range vectors.Verdicts {
+		t.Run(c.Case, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			sig := ""
+			if c.Signature != nil {
+				sig = *c.Signature
+				h.Set(SignatureHeader, sig)
+			}
+			for name, err := range map[string]error{
+				"VerifySignature": VerifySignature([]byte(first.Body), sig, first.Key),
+				"Webhook.Verify":  wh.Verify([]byte(first.Body), h),
+			} {
+				if c.Accept {
+					assert.NoError(t, err, name)
+					continue
+				}
+				require.Error(t, err, name)
+				if sig == "" {
+					assert.ErrorIs(t, err, ErrMissingSignature, name)
+				} else {
+					assert.ErrorIs(t, err, ErrInvalidSignature, name)
+				}
+			}
+		})
+	}
+}
+
+// A verifier built with the empty key must never accept the signature an
+// attacker computes with that same empty key.
+func TestVerifyRefusesEmptyKey(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"tsk_1","status":"completed","step_count":3}`)
+	for _, key := range []string{"", " ", "\t\n"} {
+		forged := Sign(body, key)
+		assert.ErrorIs(t, VerifySignature(body, forged, key), ErrEmptyKey, "key %q", key)
+		_, err := NewWebhook(key)
+		assert.ErrorIs(t, err, ErrEmptyKey, "key %q", key)
+	}
+	var zero Webhook
+	assert.ErrorIs(t, zero.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, "")}}), ErrEmptyKey)
+	var nilHook *Webhook
+	assert.ErrorIs(t, nilHook.Verify(body, nil), ErrEmptyKey)
+}
+
+// Skyvern signs the exact bytes it sends. Decoding and re-encoding the body
+// (here with encoding/json, which escapes HTML and reorders nothing but
+// still changes bytes) breaks the signature: verification must use the raw
+// body.
+func TestVerifyRejectsReserializedBody(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t).Vectors[1]
+	var decoded map[string]any
+	require.NoError(t, json.Unmarshal([]byte(v.Body), &decoded))
+	reencoded, err := json.Marshal(decoded)
+	require.NoError(t, err)
+	require.NotEqual(t, v.Body, string(reencoded))
+
+	require.NoError(t, VerifySignature([]byte(v.Body), v.Signature, v.Key))
+	assert.ErrorIs(t, VerifySignature(reencoded, v.Signature, v.Key), ErrInvalidSignature)
+	wh, err := NewWebhook(v.Key)
+	require.NoError(t, err)
+	assert.ErrorIs(t, wh.Verify(reencoded, http.Header{canonicalSignatureHeader: {v.Signature}}), ErrInvalidSignature)
+}
+
+func TestVerifyRejectsMalformedSignatures(t *testing.T) {
+	t.Parallel()
+	const key = "sk_docs_snippet_test_key"
+	body := []byte(`{"run_id":"tsk_1","status":"completed","step_count":3}`)
+	good := Sign(body, key)
+	cases := map[string]string{
+		"uppercase":         strings.ToUpper(good),
+		"one uppercase":     upperFirstLetter(good),
+		"v0 prefix":         "v0=" + good,
+		"sha256 prefix":     "sha256=" + good,
+		"leading space":     " " + good,
+		"trailing newline":  good + "\n",
+		"too short":         good[:62],
+		"too long":          good + "00",
+		"odd length":        good[:63],
+		"non hex":           "g" + good[1:],
+		"NUL":               "\x00" + good[1:],
+		"non ASCII":         "é" + good[2:],
+		"base64 of the MAC": "YJ4DZKku08yXUzvMG1PD94t317d4LF8MnxyfkqVV2HU=",
+		"two signatures":    good + "," + good,
+	}
+	wh, err := NewWebhook(key)
+	require.NoError(t, err)
+	for name, sig := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := VerifySignature(body, sig, key)
+			assert.ErrorIs(t, err, ErrMalformedSignature)
+			assert.ErrorIs(t, err, ErrInvalidSignature)
+			assert.NotErrorIs(t, err, ErrMissingSignature)
+			assert.ErrorIs(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {sig}}), ErrMalformedSignature)
+		})
+	}
+}
+
+func TestSignatureErrorsDoNotLeakKey(t *testing.T) {
+	t.Parallel()
+	const key = "sk_secret_value_that_must_not_leak"
+	body := []byte(`{}`)
+	errs := []error{
+		VerifySignature(body, "", key),
+		VerifySignature(body, "zz", key),
+		VerifySignature(body, Sign(body, "other"), key),
+	}
+	_, err := NewWebhook(key, "")
+	errs = append(errs, err)
+	for _, err := range errs {
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), key)
+	}
+}
+
+func TestVerifyLongKey(t *testing.T) {
+	t.Parallel()
+	// Keys longer than the SHA-256 block are hashed first, as HMAC requires.
+	key := strings.Repeat("k", 200)
+	body := bytes.Repeat([]byte("x"), 1000)
+	wh, err := NewWebhook(key)
+	require.NoError(t, err)
+	require.NoError(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key)}}))
+	require.NoError(t, VerifySignature(body, Sign(body, key), key))
+	assert.True(t, errors.Is(wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key[1:])}}), ErrInvalidSignature))
+}
+
+// upperFirstLetter upper-cases the first hex letter of sig, keeping the MAC
+// bytes the same.
+func upperFirstLetter(sig string) string {
+	i := strings.IndexAny(sig, "abcdef")
+	return sig[:i] + strings.ToUpper(sig[i:i+1]) + sig[i+1:]
+}

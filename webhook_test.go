@@ -1,0 +1,182 @@
+package skyvern
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testKey = "sk_test_webhook_receiver_key"
+
+// signedHeader returns the headers Skyvern sends with body, signed with key
+// and stamped at ts (Unix seconds).
+func signedHeader(body []byte, key string, ts int64) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(SignatureHeader, Sign(body, key))
+	h.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	return h
+}
+
+func mustWebhook(t testing.TB, key string, more ...string) *Webhook {
+	t.Helper()
+	wh, err := NewWebhook(key, more...)
+	require.NoError(t, err)
+	return wh
+}
+
+func TestNewWebhookRejectsAnyEmptyKey(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		"first empty":  {"", "sk_b"},
+		"second empty": {"sk_a", ""},
+		"third blank":  {"sk_a", "sk_b", "  "},
+	}
+	for name, keys := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			wh, err := NewWebhook(keys[0], keys[1:]...)
+			assert.Nil(t, wh)
+			assert.ErrorIs(t, err, ErrEmptyKey)
+		})
+	}
+}
+
+func TestWebhookKeyRotation(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"wr_1","status":"completed"}`)
+	const oldKey, newKey, otherKey = "sk_old_key", "sk_new_key", "sk_someone_else"
+	wh := mustWebhook(t, newKey, oldKey)
+	for _, tc := range []struct {
+		signer string
+		ok     bool
+	}{
+		{newKey, true},
+		{oldKey, true},
+		{otherKey, false},
+	} {
+		err := wh.Verify(body, signedHeader(body, tc.signer, 0))
+		if tc.ok {
+			assert.NoError(t, err, tc.signer)
+		} else {
+			assert.ErrorIs(t, err, ErrInvalidSignature, tc.signer)
+		}
+	}
+	// After the rotation ends, the old key no longer verifies.
+	assert.ErrorIs(t, mustWebhook(t, newKey).Verify(body, signedHeader(body, oldKey, 0)), ErrInvalidSignature)
+}
+
+func TestWebhookHeaderLookupIgnoresCase(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"tsk_1","status":"failed"}`)
+	wh := mustWebhook(t, testKey)
+	// A map filled by hand, not canonicalized by net/http.
+	h := http.Header{SignatureHeader: {Sign(body, testKey)}}
+	assert.NoError(t, wh.Verify(body, h))
+	assert.ErrorIs(t, wh.Verify(body, http.Header{}), ErrMissingSignature)
+	assert.ErrorIs(t, wh.Verify(body, nil), ErrMissingSignature)
+	assert.ErrorIs(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {}}), ErrMissingSignature)
+}
+
+func TestWebhookTimestampTolerance(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"tsk_1","status":"completed"}`)
+	now := time.Unix(1769873016, 0)
+	base := mustWebhook(t, testKey)
+	wh := base.WithTolerance(5 * time.Minute).WithClock(func() time.Time { return now })
+	sec := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+
+	cases := []struct {
+		name    string
+		ts      *string // nil: header absent
+		wantErr error
+	}{
+		{"now", Ptr(sec(0)), nil},
+		{"just inside past", Ptr(sec(-5 * time.Minute)), nil},
+		{"just inside future", Ptr(sec(5 * time.Minute)), nil},
+		{"too old", Ptr(sec(-5*time.Minute - time.Second)), ErrTimestampOutOfTolerance},
+		{"too far ahead", Ptr(sec(5*time.Minute + time.Second)), ErrTimestampOutOfTolerance},
+		{"far future int64", Ptr("9223372036854775807"), ErrTimestampOutOfTolerance},
+		{"epoch", Ptr("0"), ErrTimestampOutOfTolerance},
+		{"missing", nil, ErrMissingTimestamp},
+		{"empty", Ptr(""), ErrMissingTimestamp},
+		{"letters", Ptr("yesterday"), ErrMalformedTimestamp},
+		{"negative", Ptr("-1769873016"), ErrMalformedTimestamp},
+		{"plus sign", Ptr("+1769873016"), ErrMalformedTimestamp},
+		{"fraction", Ptr("1769873016.5"), ErrMalformedTimestamp},
+		{"milliseconds overflow", Ptr("99999999999999999999"), ErrMalformedTimestamp},
+		{"RFC 3339", Ptr("2026-01-31T15:23:36Z"), ErrMalformedTimestamp},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			h.Set(SignatureHeader, Sign(body, testKey))
+			if tc.ts != nil {
+				h[canonicalTimestampHeader] = []string{*tc.ts}
+			}
+			err := wh.Verify(body, h)
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.wantErr)
+			}
+			// The default verifier ignores the timestamp entirely.
+			assert.NoError(t, base.Verify(body, h))
+		})
+	}
+}
+
+func TestWebhookSignatureCheckedBeforeTimestamp(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"tsk_1","status":"completed"}`)
+	wh := mustWebhook(t, testKey).WithTolerance(time.Minute)
+	h := http.Header{}
+	h.Set(SignatureHeader, Sign(body, "sk_forger"))
+	assert.ErrorIs(t, wh.Verify(body, h), ErrInvalidSignature)
+}
+
+func TestWebhookWithToleranceReturnsCopy(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{}`)
+	base := mustWebhook(t, testKey)
+	strict := base.WithTolerance(time.Minute)
+	h := http.Header{}
+	h.Set(SignatureHeader, Sign(body, testKey))
+	assert.NoError(t, base.Verify(body, h))
+	assert.ErrorIs(t, strict.Verify(body, h), ErrMissingTimestamp)
+	assert.NoError(t, strict.WithTolerance(0).Verify(body, h))
+	assert.NotNil(t, strict.WithClock(nil).now)
+
+	var nilHook *Webhook
+	assert.Nil(t, nilHook.WithTolerance(time.Minute))
+	assert.Nil(t, nilHook.WithClock(time.Now))
+}
+
+func TestParseVerifiesThenDecodes(t *testing.T) {
+	t.Parallel()
+	wh := mustWebhook(t, testKey)
+
+	good := []byte(`{"run_id":"tsk_1","status":"completed","output":{"a":1}}`)
+	p, err := wh.Parse(good, signedHeader(good, testKey, 0))
+	require.NoError(t, err)
+	assert.Equal(t, "tsk_1", p.RunID)
+	assert.Equal(t, string(good), string(p.Raw))
+	// Raw is a copy: the caller may reuse its buffer.
+	good[2] = 'X'
+	assert.Equal(t, byte('r'), p.Raw[2])
+
+	forged := []byte(`{"run_id":"tsk_1","status":"completed"}`)
+	_, err = wh.Parse(forged, signedHeader(forged, "sk_forger", 0))
+	assert.ErrorIs(t, err, ErrInvalidSignature)
+
+	broken := []byte(`{"run_id":`)
+	_, err = wh.Parse(broken, signedHeader(broken, testKey, 0))
+	assert.ErrorIs(t, err, ErrMalformedPayload)
+	var pe *PayloadError
+	require.ErrorAs(t, err, &pe)
+}
