@@ -59,7 +59,7 @@ func ParseTime(s string) (Time, error) {
 	for _, layout := range timeLayouts {
 		v, err := time.Parse(layout, s)
 		if err == nil {
-			return Time{v.UTC()}, nil
+			return checkTimeRange(Time{v.UTC()}, s)
 		}
 		if firstErr == nil {
 			firstErr = err
@@ -68,10 +68,24 @@ func ParseTime(s string) (Time, error) {
 	return Time{}, fmt.Errorf("skyvern: cannot parse timestamp %q: %w", s, firstErr)
 }
 
+// checkTimeRange refuses instants whose UTC year has no four-digit form
+// (an offset can push year 0 or 9999 across the edge): Time could not write
+// them back in Skyvern's form.
+func checkTimeRange(t Time, s string) (Time, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return Time{}, fmt.Errorf("skyvern: timestamp %q is outside years 0000-9999 in UTC", s)
+	}
+	return t, nil
+}
+
 // MarshalJSON implements json.Marshaler, writing Skyvern's naive UTC form.
+// Like time.Time, it fails for years outside 0000-9999.
 func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
+	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("skyvern: cannot marshal time %v: year outside 0000-9999", t.Time)
 	}
 	b := make([]byte, 0, 28)
 	b = append(b, '"')

@@ -224,6 +224,8 @@ func TestDecodeOddTimestampsGiveTypedErrors(t *testing.T) {
 		"bool":             {`{"created_at":true}`, "created_at"},
 		"nested file time": {`{"downloaded_files":[{"url":"u","modified_at":"soon"}]}`, ""},
 		"escaped garbage":  {`{"created_at":"2026-01-31T15:20:42\u0021"}`, "created_at"},
+		"past year 9999":   {`{"finished_at":"9999-12-31T23:30:00-01:00"}`, "finished_at"},
+		"before year 0":    {`{"created_at":"0000-01-01T00:30:00+01:00"}`, "created_at"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -366,4 +368,22 @@ func TestIdempotencyKey(t *testing.T) {
 	a := WebhookPayload{RunID: "wr_1", Status: RunStatusFailed}
 	b := WebhookPayload{RunID: "wr_1", Status: RunStatusCompleted}
 	assert.NotEqual(t, a.IdempotencyKey(), b.IdempotencyKey())
+}
+
+// Found by FuzzTime: an offset could move an instant outside the years Time
+// can write back, so decoding succeeded but the value did not round-trip.
+func TestTimeOutsideFourDigitYears(t *testing.T) {
+	t.Parallel()
+	_, err := ParseTime("9999-12-31T23:30:00-01:00")
+	assert.Error(t, err)
+	edge, err := ParseTime("9999-12-31T23:59:59.999999")
+	require.NoError(t, err)
+	out, err := edge.MarshalJSON()
+	require.NoError(t, err)
+	assert.Equal(t, `"9999-12-31T23:59:59.999999"`, string(out))
+
+	_, err = NewTime(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)).MarshalJSON()
+	assert.Error(t, err)
+	_, err = json.Marshal(WebhookPayload{CreatedAt: NewTime(time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC))})
+	assert.Error(t, err)
 }
