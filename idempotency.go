@@ -42,10 +42,10 @@ const (
 	// remembers. Skyvern retries within minutes, so this covers a busy
 	// receiver's recent past; replays of older runs run again.
 	DefaultMemoryStoreCapacity = 10000
-	// DefaultLease is how long a claim lasts if it is neither completed nor
+	// DefaultStoreLease is how long a claim lasts if it is neither completed nor
 	// released. It must outlast the user's function; Skyvern gives up on a
 	// delivery after 30 s without an answer.
-	DefaultLease = 2 * time.Minute
+	DefaultStoreLease = 2 * time.Minute
 )
 
 // MemoryStoreOption configures NewMemoryStore.
@@ -103,7 +103,7 @@ type MemoryStore struct {
 func NewMemoryStore(opts ...MemoryStoreOption) *MemoryStore {
 	s := &MemoryStore{
 		capacity: DefaultMemoryStoreCapacity,
-		lease:    DefaultLease,
+		lease:    DefaultStoreLease,
 		now:      time.Now,
 		done:     make(map[string]*list.Element),
 		order:    list.New(),

@@ -102,7 +102,7 @@ func TestMemoryStoreOptionsIgnoreBadValues(t *testing.T) {
 	t.Parallel()
 	s := NewMemoryStore(WithStoreCapacity(0), WithStoreLease(-time.Second), WithStoreClock(nil), nil)
 	assert.Equal(t, DefaultMemoryStoreCapacity, s.capacity)
-	assert.Equal(t, DefaultLease, s.lease)
+	assert.Equal(t, DefaultStoreLease, s.lease)
 	assert.NotNil(t, s.now)
 }
 
