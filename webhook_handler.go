@@ -211,7 +211,7 @@ type statusRecorder struct {
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
+	if s.status == 0 && code >= 200 { // 1xx are interim; the final status follows
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
