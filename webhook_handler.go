@@ -140,11 +140,7 @@ func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOp
 func (w *Webhook) Handler(fn func(context.Context, *WebhookPayload) error, opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, DefaultMaxBodyBytes, true, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, ok := rc.readVerified(rw, r)
-		if !ok {
-			return
-		}
-		p, ok := rc.decode(rw, r, body)
+		p, ok := rc.receive(rw, r)
 		if !ok {
 			return
 		}
@@ -169,18 +165,14 @@ func (w *Webhook) Handler(fn func(context.Context, *WebhookPayload) error, opts 
 func (w *Webhook) Middleware(next http.Handler, opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, DefaultMaxBodyBytes, true, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, ok := rc.readVerified(rw, r)
-		if !ok {
-			return
-		}
-		p, ok := rc.decode(rw, r, body)
+		p, ok := rc.receive(rw, r)
 		if !ok {
 			return
 		}
 		res := rc.once(r.Context(), p, func(ctx context.Context) error {
 			r2 := r.WithContext(context.WithValue(ctx, payloadContextKey{}, p))
-			r2.Body = io.NopCloser(bytes.NewReader(body))
-			r2.ContentLength = int64(len(body))
+			r2.Body = io.NopCloser(bytes.NewReader(p.Raw))
+			r2.ContentLength = int64(len(p.Raw))
 			rec := &statusRecorder{ResponseWriter: rw}
 			next.ServeHTTP(rec, r2)
 			if rec.status >= 300 {
@@ -255,7 +247,13 @@ func (rc *receiver) readVerified(rw http.ResponseWriter, r *http.Request) ([]byt
 	return body, true
 }
 
-func (rc *receiver) decode(rw http.ResponseWriter, r *http.Request, body []byte) (*WebhookPayload, bool) {
+// receive reads, verifies and decodes a delivery. On failure it has already
+// answered and returns false.
+func (rc *receiver) receive(rw http.ResponseWriter, r *http.Request) (*WebhookPayload, bool) {
+	body, ok := rc.readVerified(rw, r)
+	if !ok {
+		return nil, false
+	}
 	p, err := decodePayload(body)
 	if err != nil {
 		rc.log(r.Context(), slog.LevelError, "skyvern: undecodable webhook", "error", err)

@@ -365,6 +365,23 @@ func TestMiddlewareImplicitOK(t *testing.T) {
 	assert.Equal(t, int32(1), calls.Load())
 }
 
+func TestMiddlewareJudgesFinalStatus(t *testing.T) {
+	t.Parallel()
+	final := http.StatusInternalServerError
+	var calls atomic.Int32
+	h := mustWebhook(t, testKey).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(final)
+	}))
+	body := deliveryBody("wr_hints", RunStatusCompleted)
+	serve(h, delivery(body, testKey)) // 500 after the hint: released
+	final = http.StatusOK
+	serve(h, delivery(body, testKey)) // 200 after the hint: done
+	assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	assert.Equal(t, int32(2), calls.Load(), "an interim 103 is not the answer")
+}
+
 func TestHandlerLogsWithoutKey(t *testing.T) {
 	t.Parallel()
 	var buf safeBuffer
