@@ -24,9 +24,9 @@ var (
 
 // Canonical forms of the header names, so that lookups in an http.Header
 // built by net/http need no canonicalization (which allocates).
-var (
-	canonicalSignatureHeader = http.CanonicalHeaderKey(SignatureHeader)
-	canonicalTimestampHeader = http.CanonicalHeaderKey(TimestampHeader)
+const (
+	canonicalSignatureHeader = "X-Skyvern-Signature"
+	canonicalTimestampHeader = "X-Skyvern-Timestamp"
 )
 
 // Webhook verifies and decodes the webhooks Skyvern sends when a run

@@ -72,6 +72,8 @@ func TestWebhookKeyRotation(t *testing.T) {
 
 func TestWebhookHeaderLookupIgnoresCase(t *testing.T) {
 	t.Parallel()
+	assert.Equal(t, http.CanonicalHeaderKey(SignatureHeader), canonicalSignatureHeader)
+	assert.Equal(t, http.CanonicalHeaderKey(TimestampHeader), canonicalTimestampHeader)
 	body := []byte(`{"run_id":"tsk_1","status":"failed"}`)
 	wh := mustWebhook(t, testKey)
 	// A map filled by hand, not canonicalized by net/http.
