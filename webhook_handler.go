@@ -33,7 +33,7 @@ type handlerConfig struct {
 	maxBody  int64
 	busyWait time.Duration
 	logger   *slog.Logger
-	notify   func(*WebhookPayload)
+	notify   []func(*WebhookPayload)
 }
 
 // WithIdempotencyStore sets the store that records processed events. The
@@ -80,9 +80,24 @@ func WithHandlerLogger(l *slog.Logger) HandlerOption {
 // event is known to be processed: after the handler's function succeeds, or
 // when the store reports the event already done (a duplicate). It runs on
 // the request's goroutine before the answer is written, so it must not
-// block; hand the payload to a channel or wake waiters and return.
+// block; hand the payload to a channel or wake waiters and return. Hooks
+// registered by several options are all called, in order.
 func WithNotify(fn func(*WebhookPayload)) HandlerOption {
-	return func(c *handlerConfig) { c.notify = fn }
+	return func(c *handlerConfig) {
+		if fn != nil {
+			c.notify = append(c.notify, fn)
+		}
+	}
+}
+
+// WithRunHub publishes every delivery WithNotify would see to hub, so that
+// WaitForRun calls made with WaitWithHub(hub) in this process return the
+// moment the run's webhook is processed instead of at their next poll.
+func WithRunHub(hub *RunHub) HandlerOption {
+	if hub == nil {
+		return nil
+	}
+	return WithNotify(func(p *WebhookPayload) { hub.Publish(p.runID(), p.Status, p.Raw) })
 }
 
 // receiver holds what the HTTP entry points share: reading, capping and
@@ -405,8 +420,8 @@ func (rc *receiver) answer(rw http.ResponseWriter, o outcome) {
 }
 
 func (rc *receiver) notify(p *WebhookPayload) {
-	if rc.cfg.notify != nil {
-		rc.cfg.notify(p)
+	for _, fn := range rc.cfg.notify {
+		fn(p)
 	}
 }
 

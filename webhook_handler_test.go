@@ -421,3 +421,45 @@ func (b *safeBuffer) String() string {
 func newTestLogger(b *safeBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestHandlerPublishesToRunHub(t *testing.T) {
+	t.Parallel()
+	var polls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		polls.Add(1)
+		http.Error(w, `{"detail":"unavailable"}`, http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	client, err := NewClient(testKey, WithBaseURL(srv.URL))
+	require.NoError(t, err)
+
+	hub := NewRunHub()
+	var c countingFn
+	var notified atomic.Int32
+	h := mustWebhook(t, testKey).Handler(c.fn, WithRunHub(hub), WithNotify(func(*WebhookPayload) { notified.Add(1) }), WithRunHub(nil))
+
+	// A failed delivery publishes nothing.
+	failed := deliveryBody("tsk_hub_fail", RunStatusCompleted)
+	c.fail.Store(true)
+	require.Equal(t, http.StatusInternalServerError, serve(h, delivery(failed, testKey)).Code)
+	events, unsubscribe := hub.subscribe("tsk_hub_fail")
+	select {
+	case ev := <-events:
+		t.Fatalf("unexpected hub event %+v", ev)
+	default:
+	}
+	unsubscribe()
+
+	c.fail.Store(false)
+	body := deliveryBody("tsk_hub", RunStatusCompleted)
+	require.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	assert.Equal(t, int32(1), notified.Load(), "WithRunHub and WithNotify compose")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := client.WaitForRun(ctx, "tsk_hub", WaitWithHub(hub))
+	require.NoError(t, err)
+	assert.Equal(t, "tsk_hub", run.RunID)
+	assert.Equal(t, RunStatusCompleted, run.Status)
+	assert.Equal(t, int32(0), polls.Load(), "the webhook answered the wait; no poll was needed")
+}

@@ -280,14 +280,7 @@ func (p *WebhookPayload) WebhookDeliveryFailed() bool {
 // SHA-256 of its body, which still catches identical retries. The key is
 // empty only for a payload with no id and no Raw.
 func (p *WebhookPayload) IdempotencyKey() string {
-	id := p.RunID
-	if id == "" {
-		id = p.TaskID
-	}
-	if id == "" {
-		id = p.WorkflowRunID
-	}
-	if id != "" {
+	if id := p.runID(); id != "" {
 		return id + ":" + string(p.Status)
 	}
 	if len(p.Raw) == 0 {
@@ -295,4 +288,16 @@ func (p *WebhookPayload) IdempotencyKey() string {
 	}
 	sum := sha256.Sum256(p.Raw)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// runID is the id the run was started under: run_id, or for payloads from
+// servers that did not send it, task_id (task runs) then workflow_run_id.
+func (p *WebhookPayload) runID() string {
+	switch {
+	case p.RunID != "":
+		return p.RunID
+	case p.TaskID != "":
+		return p.TaskID
+	}
+	return p.WorkflowRunID
 }
