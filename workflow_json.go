@@ -11,11 +11,12 @@ import (
 //
 // Skyvern's workflow documents carry more than the typed Go structs model:
 // explicit nulls and defaults, server-side extras such as a block's
-// output_parameter, and keys that newer servers add. A definition read with
-// GetWorkflow must survive being sent back with UpdateWorkflow. So a value
+// output_parameter, and keys that newer servers add. A workflow read with
+// GetWorkflow must survive being stored, compared or passed on. So a value
 // decoded from JSON remembers the object it came from (raw) and how its typed
 // fields encoded right after decoding (snapshot). Encoding it again then
-// gives raw unchanged when the typed fields were not touched, and otherwise
+// gives raw unchanged (byte for byte, the server's key order included) when
+// the typed fields were not touched, and otherwise
 // raw with exactly the top-level keys whose typed encoding changed replaced
 // (or removed, when a field was cleared). Values built in Go have no raw and
 // encode from their typed fields only.

@@ -3,6 +3,8 @@ package skyvern_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -321,4 +323,37 @@ func TestBlockDecodingEdgeCases(t *testing.T) {
 		_, err = json.Marshal(skyvern.Parameters{&skyvern.RawParameter{Raw: json.RawMessage(`{oops`)}})
 		assert.Error(t, err)
 	})
+}
+
+func BenchmarkWorkflowDecode(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "workflow_full.json"))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var wf skyvern.Workflow
+		if err := json.Unmarshal(data, &wf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWorkflowEncode(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "workflow_full.json"))
+	require.NoError(b, err)
+	for _, edited := range []bool{false, true} {
+		b.Run(map[bool]string{false: "unedited", true: "one block edited"}[edited], func(b *testing.B) {
+			var wf skyvern.Workflow
+			require.NoError(b, json.Unmarshal(data, &wf))
+			if edited {
+				wf.WorkflowDefinition.Blocks[1].(*skyvern.TaskBlock).NavigationGoal = "changed"
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := json.Marshal(wf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -16,7 +16,13 @@ import (
 // WebhookURL overrides, for this run only, the workflow's default webhook
 // (WorkflowDefinition.WebhookCallbackURL, set at creation). There is
 // deliberately no WebhookCallbackURL field here: that name belongs to the
-// workflow definition, and the server ignores it on a run.
+// workflow definition, and the server ignores it on a run. Where the webhook
+// goes (the Skyvern webhooks guide's quick reference):
+//
+//	Context                  Wire name             Go field
+//	Task run                 webhook_url           TaskRunRequest.WebhookURL, top level
+//	Workflow create/update   webhook_callback_url  WorkflowDefinition.WebhookCallbackURL, inside json_definition
+//	Workflow run (override)  webhook_url           WorkflowRunRequest.WebhookURL, top level
 type WorkflowRunRequest struct {
 	// WorkflowID is the workflow's permanent id (wpid_…, Workflow's
 	// WorkflowPermanentID), not a version id (w_…). It is sent as

@@ -11,18 +11,6 @@ import (
 	"strconv"
 )
 
-// Where the webhook goes (the Skyvern webhooks guide's quick reference):
-//
-//	Context                   Parameter              Go field
-//	Task run                  webhook_url            TaskRunRequest.WebhookURL (top level)
-//	Workflow creation/update  webhook_callback_url   WorkflowDefinition.WebhookCallbackURL (inside json_definition)
-//	Workflow run (override)   webhook_url            WorkflowRunRequest.WebhookURL (top level)
-//
-// The server ignores unknown keys, so a webhook_url sent when creating a
-// workflow is silently dropped and its runs send no webhook. In this package
-// each request type has only the field its endpoint reads, so that mistake
-// does not compile.
-
 // WorkflowRequest is the body of CreateWorkflow and UpdateWorkflow: a
 // definition given either as Go structs (JSONDefinition) or as YAML text
 // (YAMLDefinition). Exactly one must be set; the server would silently
@@ -49,8 +37,15 @@ type WorkflowRequest struct {
 //
 // WebhookCallbackURL is the workflow's default webhook. There is deliberately
 // no WebhookURL field: webhook_url is the per-run override and belongs to
-// WorkflowRunRequest (and TaskRunRequest); the server would silently drop it
-// here.
+// WorkflowRunRequest (and TaskRunRequest). The server ignores unknown keys,
+// so a webhook_url sent when creating a workflow is silently dropped and its
+// runs send no webhook; here that mistake does not compile. Where the
+// webhook goes (the Skyvern webhooks guide's quick reference):
+//
+//	Context                  Wire name             Go field
+//	Task run                 webhook_url           TaskRunRequest.WebhookURL, top level
+//	Workflow create/update   webhook_callback_url  WorkflowDefinition.WebhookCallbackURL, inside json_definition
+//	Workflow run (override)  webhook_url           WorkflowRunRequest.WebhookURL, top level
 type WorkflowDefinition struct {
 	// Title is required.
 	Title       string `json:"title"`
