@@ -43,7 +43,7 @@ func (k keptJSON) encode(typed []byte, err error) ([]byte, error) {
 // owner's type, and records data with v's encoding. JSON null leaves
 // everything unchanged, as encoding/json does for other types.
 func decodeKept(data []byte, v any, k *keptJSON) error {
-	if isJSONNull(data) {
+	if !hasJSONValue(data) {
 		return nil
 	}
 	if err := json.Unmarshal(data, v); err != nil {
@@ -143,7 +143,7 @@ func probeKind(data []byte) (kindProbe, error) {
 // kind, so a navigation block can never be decoded into a TaskBlock and
 // re-encoded as a hybrid.
 func decodeTagged(data []byte, key, kind string, v any, k *keptJSON) error {
-	if isJSONNull(data) {
+	if !hasJSONValue(data) {
 		return nil
 	}
 	p, err := probeKind(data)
@@ -191,8 +191,4 @@ func decodeList[T any](data []byte, decode func(json.RawMessage) (T, error)) ([]
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-func isJSONNull(data []byte) bool {
-	return bytes.Equal(bytes.TrimSpace(data), []byte("null"))
 }

@@ -191,7 +191,7 @@ func (w Workflow) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler and keeps the raw JSON in Raw.
 func (w *Workflow) UnmarshalJSON(data []byte) error {
 	type plain Workflow
-	if isJSONNull(data) {
+	if !hasJSONValue(data) {
 		return nil
 	}
 	if err := json.Unmarshal(data, (*plain)(w)); err != nil {
