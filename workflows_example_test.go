@@ -10,9 +10,9 @@ import (
 	"github.com/skyvern-go/skyvern"
 )
 
-// exampleServer stands in for Skyvern: it prints the route it was called
+// webhookEchoServer stands in for Skyvern: it prints the route it was called
 // on and where the request body put a webhook, then answers with body.
-func exampleServer(body string) *httptest.Server {
+func webhookEchoServer(body string) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		payload, _ := io.ReadAll(r.Body)
 		fmt.Println("server got", r.Method, r.URL.Path)
@@ -28,7 +28,7 @@ func exampleServer(body string) *httptest.Server {
 // WebhookCallbackURL inside the JSON definition: every run of the workflow
 // reports there unless the run overrides it.
 func ExampleClient_CreateWorkflow() {
-	srv := exampleServer(workflowJSON)
+	srv := webhookEchoServer(workflowJSON)
 	defer srv.Close()
 	client, err := skyvern.NewClient("sk_example", skyvern.WithBaseURL(srv.URL))
 	if err != nil {
@@ -65,7 +65,7 @@ func ExampleClient_CreateWorkflow() {
 // One run can report to another URL: WebhookURL at the top level of the run
 // request overrides the workflow's WebhookCallbackURL.
 func ExampleClient_RunWorkflow() {
-	srv := exampleServer(`{"run_id":"wr_490440779503358000","status":"created","run_type":"workflow_run","created_at":"2026-01-31T15:20:42.160725","modified_at":"2026-01-31T15:20:42.160725"}`)
+	srv := webhookEchoServer(`{"run_id":"wr_490440779503358000","status":"created","run_type":"workflow_run","created_at":"2026-01-31T15:20:42.160725","modified_at":"2026-01-31T15:20:42.160725"}`)
 	defer srv.Close()
 	client, err := skyvern.NewClient("sk_example", skyvern.WithBaseURL(srv.URL))
 	if err != nil {
