@@ -20,6 +20,8 @@ type apiCall struct {
 	query  url.Values
 	body   any // JSON-encoded when not nil; jsonNull sends the literal null
 	class  retryClass
+	// maxSteps: the route reads x-max-steps-override (WithMaxStepsOverride).
+	maxSteps bool
 }
 
 // jsonNull is a request body that encodes as the JSON literal null, which
@@ -41,6 +43,15 @@ type response struct {
 func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*response, error) {
 	if err := contextErr(ctx); err != nil {
 		return nil, err
+	}
+	// Headers that only some routes read are refused elsewhere rather than
+	// sent and silently ignored; an ignored Idempotency-Key would also make
+	// OutcomeUnknownError promise a safe retry that is not.
+	if rc.idempotencySet && call.class != retryIdempotent {
+		return nil, &InvalidRequestError{Field: "Idempotency-Key", Reason: "is read by CreateWorkflow only"}
+	}
+	if rc.maxStepsHeader != "" && !call.maxSteps {
+		return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "is read by RunWorkflow only"}
 	}
 	var payload []byte
 	if call.body != nil {

@@ -162,11 +162,13 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		}
 		return st.spend(), nil
 	case code == http.StatusRequestTimeout || (code >= 500 && code != http.StatusNotImplemented):
-		if st.class == retryUnsafe {
+		// The server may have done the work before failing; a write that
+		// ends here must say so (with its idempotency key, if it has one).
+		if st.class != retryRead {
 			st.ambiguous = true
-			if !st.retryAmbiguous {
-				return false, nil
-			}
+		}
+		if st.class == retryUnsafe && !st.retryAmbiguous {
+			return false, nil
 		}
 		if d, ok := retryAfter(resp.Header, time.Now()); ok && d > st.maxRetryAfter {
 			st.retryAfterTooLong = d

@@ -12,6 +12,10 @@ import (
 
 // TaskRunRequest is the body of RunTask. Only Prompt is required; every
 // unset field is left out of the request so the server applies its default.
+//
+// A task's webhook is WebhookURL, at the top level. (webhook_callback_url is
+// the name inside a workflow definition, see WorkflowDefinition; a task has
+// no such field.)
 type TaskRunRequest struct {
 	// Prompt says what the agent should do.
 	Prompt string `json:"prompt"`
