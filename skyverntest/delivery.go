@@ -336,23 +336,12 @@ func (s *Server) handleRetryWebhook(w http.ResponseWriter, req *http.Request, c 
 	s.mu.Lock()
 	r := s.runs[id]
 	herr := replayCheck(r, id)
-	var target, body []byte
-	var runType skyvern.RunType
-	var defaultURL *string
+	var target string
+	var body []byte
 	if herr == nil {
-		runType, defaultURL = r.runType, optionalString(r.webhookURL)
-		t := r.webhookURL
-		if override != nil && *override != "" {
-			norm, err := normalizeURL(*override)
-			if err != nil {
-				herr = err
-			}
-			t = norm
-		}
-		if herr == nil && t == "" {
-			herr = &httpError{http.StatusBadRequest, "No webhook URL configured for the run."}
-		}
-		target = []byte(t)
+		target, herr = replayTarget(r, override)
+	}
+	if herr == nil {
 		body = encodeJSON(s.webhookPayloadLocked(r, true), modeWebhook)
 	}
 	s.mu.Unlock()
@@ -366,8 +355,8 @@ func (s *Server) handleRetryWebhook(w http.ResponseWriter, req *http.Request, c 
 	sentAt := s.now()
 	ctx, stop := s.withServerContext(req.Context())
 	defer stop()
-	res := s.send(ctx, string(target), body, ts, sig, s.cfg.replayTimeout)
-	s.recordAttempt(newAttempt(id, string(target), 1, true, body, sentAt, &res))
+	res := s.send(ctx, target, body, ts, sig, s.cfg.replayTimeout)
+	s.recordAttempt(newAttempt(id, target, 1, true, body, sentAt, &res))
 
 	headers := newObject()
 	headers.set(skyvern.TimestampHeader, jsonString(ts))
@@ -375,8 +364,8 @@ func (s *Server) handleRetryWebhook(w http.ResponseWriter, req *http.Request, c 
 	headers.set("Content-Type", jsonString("application/json"))
 	out := newObject()
 	out.set("run_id", jsonString(id))
-	out.set("run_type", jsonString(runType))
-	out.set("default_webhook_url", stringValue(defaultURL))
+	out.set("run_type", jsonString(r.runType))
+	out.set("default_webhook_url", stringValue(optionalString(r.webhookURL)))
 	out.set("target_webhook_url", jsonString(target))
 	out.set("payload", jsonString(body))
 	out.set("headers", headers)
@@ -402,6 +391,18 @@ func replayCheck(r *run, id string) *httpError {
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("Run type %s is not supported for webhook replay.", r.runType)}
 	}
 	return nil
+}
+
+// replayTarget is the URL a replay goes to: the body's webhook_url
+// (validated like any URL field), else the run's stored one.
+func replayTarget(r *run, override *string) (string, *httpError) {
+	if override != nil && *override != "" {
+		return normalizeURL(*override)
+	}
+	if r.webhookURL == "" {
+		return "", &httpError{http.StatusBadRequest, "No webhook URL configured for the run."}
+	}
+	return r.webhookURL, nil
 }
 
 func (s *Server) replayError(res *attemptResult) *string {

@@ -206,19 +206,19 @@ func (s *Server) handleRunWorkflow(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	now := s.now()
-	run := &run{
+	wr := &run{
 		id: s.ids.next("wr"), runType: skyvern.RunTypeWorkflowRun, status: skyvern.RunStatusCreated,
 		createdAt: now, modifiedAt: now,
 		flow: req, workflow: wf, signingKey: c.apiKey, rawRequest: c.raw, maxStepsOverride: maxSteps,
 	}
 	switch {
 	case req.WebhookURL != nil:
-		run.webhookURL = strings.TrimSpace(*req.WebhookURL)
+		wr.webhookURL = strings.TrimSpace(*req.WebhookURL)
 	case wf.WebhookCallbackURL != nil:
-		run.webhookURL = strings.TrimSpace(*wf.WebhookCallbackURL)
+		wr.webhookURL = strings.TrimSpace(*wf.WebhookCallbackURL)
 	}
-	s.addRunLocked(run)
-	resp := mustJSONValue(s.workflowResponse(run, formCreate))
+	s.addRunLocked(wr)
+	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
 }

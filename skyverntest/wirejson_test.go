@@ -192,7 +192,6 @@ func TestToJSONValue(t *testing.T) {
 		Time    time.Time      `json:"time"`
 		Inner   inner          `json:"inner"`
 		Ignored string         `json:"-"`
-		private int
 	}
 	ts := time.Date(2026, 1, 31, 15, 20, 42, 160725000, time.UTC)
 	v, err := toJSONValue(sample{

@@ -242,7 +242,8 @@ func (s *Server) handleListWorkflows(w http.ResponseWriter, r *http.Request, _ *
 	s.mu.Lock()
 	var matched []*workflowWire
 	if !template && !onlyTemplates && len(tags) == 0 {
-		for _, rec := range s.workflowOrder {
+		for i := len(s.workflowOrder) - 1; i >= 0; i-- {
+			rec := s.workflowOrder[i]
 			wf := rec.latest()
 			switch {
 			case rec.deleted(),
@@ -257,7 +258,8 @@ func (s *Server) handleListWorkflows(w http.ResponseWriter, r *http.Request, _ *
 			matched = append(matched, wf)
 		}
 	}
-	// Newest first; a workflow's latest version counts.
+	// Newest first by the latest version's created_at; among equal times
+	// (a frozen test clock) the workflow created last comes first.
 	sort.SliceStable(matched, func(i, j int) bool {
 		return matched[i].CreatedAt.After(matched[j].CreatedAt.Time)
 	})
