@@ -56,8 +56,9 @@ func (s *Server) InjectFault(route Route, f Fault) {
 
 // SetFaultPolicy installs a function consulted for every request that no
 // queued fault applies to; it returns the fault to apply, or nil. Calls are
-// serialized, so the function may use a non-thread-safe random source. A
-// nil function removes the policy.
+// serialized, so the function may use a non-thread-safe random source; it
+// must not call SetFaultPolicy or ClearFaults. A nil function removes the
+// policy.
 func (s *Server) SetFaultPolicy(fn func(Route) *Fault) {
 	s.faultPolicyMu.Lock()
 	defer s.faultPolicyMu.Unlock()

@@ -118,16 +118,25 @@ func (s *Server) Advance(runID string, status skyvern.RunStatus) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.findRunLocked(runID)
-	switch {
-	case r == nil:
-		return ErrRunNotFound
-	case r.status.IsTerminal():
-		return ErrRunFinished
+	r, err := s.activeRunLocked(runID)
+	if err != nil {
+		return err
 	}
 	r.manual = true
 	s.moveLocked(r, status)
 	return nil
+}
+
+// activeRunLocked finds a run that has not finished.
+func (s *Server) activeRunLocked(runID string) (*run, error) {
+	r := s.findRunLocked(runID)
+	switch {
+	case r == nil:
+		return nil, ErrRunNotFound
+	case r.status.IsTerminal():
+		return r, ErrRunFinished
+	}
+	return r, nil
 }
 
 func (s *Server) moveLocked(r *run, status skyvern.RunStatus) {
@@ -155,14 +164,12 @@ func fillTime(t *time.Time, now time.Time) {
 func (s *Server) finishRun(runID string, f finish, onlyFrom skyvern.RunStatus) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.findRunLocked(runID)
+	r, err := s.activeRunLocked(runID)
 	switch {
-	case r == nil:
-		return ErrRunNotFound
-	case onlyFrom != "" && (r.manual || r.status != onlyFrom):
+	case onlyFrom != "" && (r == nil || r.manual || r.status != onlyFrom):
 		return nil
-	case r.status.IsTerminal():
-		return ErrRunFinished
+	case err != nil:
+		return err
 	}
 	if onlyFrom == "" {
 		r.manual = true

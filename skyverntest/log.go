@@ -140,12 +140,25 @@ func (s *Server) setRequestFault(i int, f *Fault) {
 	s.requests[i].Fault = &cp
 }
 
-// Requests returns the requests received so far, oldest first.
-func (s *Server) Requests() []Request {
+// copyAll returns f applied to every element, under the server's lock, so
+// that callers get copies they may keep and change.
+func copyAll[T, U any](s *Server, in *[]T, f func(T) U) []U {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
+	return mapSlice(*in, f)
+}
+
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// Requests returns the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	return copyAll(s, &s.requests, func(r Request) Request {
 		r.Header = r.Header.Clone()
 		r.Query = cloneValues(r.Query)
 		r.Body = append([]byte(nil), r.Body...)
@@ -153,9 +166,8 @@ func (s *Server) Requests() []Request {
 			f := *r.Fault
 			r.Fault = &f
 		}
-		out[i] = r
-	}
-	return out
+		return r
+	})
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -169,13 +181,7 @@ func cloneValues(v url.Values) url.Values {
 // Deliveries returns every webhook attempt made so far, replays included,
 // oldest first.
 func (s *Server) Deliveries() []DeliveryAttempt {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]DeliveryAttempt, len(s.attempts))
-	for i, a := range s.attempts {
-		out[i] = cloneAttempt(a)
-	}
-	return out
+	return copyAll(s, &s.attempts, cloneAttempt)
 }
 
 func cloneAttempt(a DeliveryAttempt) DeliveryAttempt {
@@ -187,21 +193,11 @@ func cloneAttempt(a DeliveryAttempt) DeliveryAttempt {
 // Webhooks returns the original webhook deliveries finished so far, oldest
 // first.
 func (s *Server) Webhooks() []WebhookDelivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]WebhookDelivery, len(s.webhooks))
-	for i, wd := range s.webhooks {
-		out[i] = cloneDelivery(wd)
-	}
-	return out
+	return copyAll(s, &s.webhooks, cloneDelivery)
 }
 
 func cloneDelivery(wd WebhookDelivery) WebhookDelivery {
-	attempts := make([]DeliveryAttempt, len(wd.Attempts))
-	for i, a := range wd.Attempts {
-		attempts[i] = cloneAttempt(a)
-	}
-	wd.Attempts = attempts
+	wd.Attempts = mapSlice(wd.Attempts, cloneAttempt)
 	return wd
 }
 
@@ -274,13 +270,7 @@ func (s *Server) Run(runID string) (RunSnapshot, bool) {
 
 // Runs returns snapshots of all runs, in creation order.
 func (s *Server) Runs() []RunSnapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RunSnapshot, len(s.runOrder))
-	for i, r := range s.runOrder {
-		out[i] = s.snapshotLocked(r)
-	}
-	return out
+	return copyAll(s, &s.runOrder, s.snapshotLocked)
 }
 
 // RunCount returns the number of runs created.

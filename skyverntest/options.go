@@ -122,6 +122,7 @@ func WithAutoAdvance(step time.Duration, final Outcome) Option {
 // WithDeliveryBackoff replaces Skyvern's wait between webhook attempts when
 // the receiver sent no Retry-After (1s*2^attempt plus up to 1s of jitter;
 // attempt is 0 before the second try). Retry-After still wins, capped at 30s.
+// fn may be called from several delivery goroutines at once.
 func WithDeliveryBackoff(fn func(attempt int) time.Duration) Option {
 	return func(c *config) {
 		if fn != nil {

@@ -122,6 +122,17 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 	}
 	resp.AppURL = s.appURL("/runs/" + r.id)
 	title := stringPtr(wf.Title)
+	// The fields every rebuilt run_request carries.
+	rebuilt := workflowRunRequest{
+		WorkflowID:        wf.WorkflowPermanentID,
+		Title:             title,
+		Parameters:        r.parameters(),
+		ProxyLocation:     req.ProxyLocation,
+		WebhookURL:        optionalString(r.webhookURL),
+		TOTPURL:           req.TOTPURL,
+		TOTPIdentifier:    req.TOTPIdentifier,
+		StartFreshBrowser: req.StartFreshBrowser,
+	}
 	switch form {
 	case formCreate:
 		resp.BrowserSessionID = req.BrowserSessionID
@@ -139,20 +150,11 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 		if resp.MaxScreenshotScrolls == nil {
 			resp.MaxScreenshotScrolls = wf.MaxScreenshotScrolls
 		}
-		resp.RunRequest = &workflowRunRequest{
-			WorkflowID:           wf.WorkflowPermanentID,
-			Title:                title,
-			Parameters:           r.parameters(),
-			ProxyLocation:        req.ProxyLocation,
-			WebhookURL:           optionalString(r.webhookURL),
-			TOTPURL:              req.TOTPURL,
-			TOTPIdentifier:       req.TOTPIdentifier,
-			MaxScreenshotScrolls: resp.MaxScreenshotScrolls,
-			BrowserAddress:       req.BrowserAddress,
-			BrowserProfileID:     resp.BrowserProfileID,
-			BrowserSessionID:     resp.BrowserSessionID,
-			StartFreshBrowser:    req.StartFreshBrowser,
-		}
+		rebuilt.MaxScreenshotScrolls = resp.MaxScreenshotScrolls
+		rebuilt.BrowserAddress = req.BrowserAddress
+		rebuilt.BrowserProfileID = resp.BrowserProfileID
+		rebuilt.BrowserSessionID = resp.BrowserSessionID
+		resp.RunRequest = &rebuilt
 	case formWebhook, formReplay:
 		// The webhook's WorkflowRunResponse leaves these at their defaults,
 		// overwriting the values of the legacy half of the payload.
@@ -161,17 +163,8 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 		if form == formReplay {
 			resp.StepCount = nil
 		}
-		resp.RunRequest = &workflowRunRequest{
-			WorkflowID:          wf.WorkflowPermanentID,
-			Title:               title,
-			Parameters:          r.parameters(),
-			ProxyLocation:       req.ProxyLocation,
-			WebhookURL:          optionalString(r.webhookURL),
-			TOTPURL:             req.TOTPURL,
-			TOTPIdentifier:      req.TOTPIdentifier,
-			StartFreshBrowser:   req.StartFreshBrowser,
-			ReuseBrowserSession: req.ReuseBrowserSession,
-		}
+		rebuilt.ReuseBrowserSession = req.ReuseBrowserSession
+		resp.RunRequest = &rebuilt
 	}
 	return resp
 }

@@ -350,12 +350,8 @@ func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolls"))
 	req.BrowserAddress = f.str("browser_address")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
-	if f.fatal != nil {
-		return nil, nil, f.fatal
-	}
-	if len(f.errs) == 0 {
-		f.errs = append(f.errs, freshBrowserConflict(obj, req.StartFreshBrowser,
-			req.BrowserSessionID != nil || req.BrowserProfileID != nil || req.BrowserAddress != nil)...)
+	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
+		return nil, nil, err
 	}
 	return req, f.errs, nil
 }
@@ -390,26 +386,33 @@ func parseWorkflowRunRequest(obj *jsonObject) (*workflowRunRequest, []validation
 	req.AIFallback = f.boolean("ai_fallback")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
 	req.RunMetadata = optionalObject(f.stringMap("run_metadata"))
-	if f.fatal != nil {
-		return nil, nil, f.fatal
-	}
-	if len(f.errs) == 0 {
-		f.errs = append(f.errs, freshBrowserConflict(obj, req.StartFreshBrowser,
-			req.BrowserSessionID != nil || req.BrowserProfileID != nil || req.BrowserAddress != nil)...)
+	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
+		return nil, nil, err
 	}
 	return req, f.errs, nil
 }
 
-// freshBrowserConflict is the model validator that forbids a fresh browser
-// together with an existing session, profile or address.
-func freshBrowserConflict(obj *jsonObject, fresh, existing bool) []validationError {
-	if !fresh || !existing {
+// endRequest finishes validating a run request: a URL error raised while
+// reading the fields wins; otherwise, on a body with no other errors, the
+// model validator that forbids a fresh browser together with an existing
+// session, profile or address runs.
+func (f *fields) endRequest(obj *jsonObject, fresh bool, existing ...*string) *httpError {
+	if f.fatal != nil {
+		return f.fatal
+	}
+	if !fresh || len(f.errs) > 0 {
 		return nil
 	}
-	const msg = "start_fresh_browser cannot be combined with browser_session_id, browser_profile_id or browser_address"
-	ctx := newObject()
-	ctx.set("error", jsonString(msg))
-	return []validationError{{Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: obj, Ctx: ctx}}
+	for _, e := range existing {
+		if e != nil {
+			const msg = "start_fresh_browser cannot be combined with browser_session_id, browser_profile_id or browser_address"
+			ctx := newObject()
+			ctx.set("error", jsonString(msg))
+			f.errs = append(f.errs, validationError{Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: obj, Ctx: ctx})
+			return nil
+		}
+	}
+	return nil
 }
 
 // optionalObject turns a nil *jsonObject into a nil jsonValue, so that it

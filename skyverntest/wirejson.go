@@ -235,35 +235,69 @@ func shortestDigits(f float64) (digits string, exp int) {
 // least one fraction digit when the exponent is in [-4, 16), otherwise
 // d.ddde±XX with a signed, two-digit-minimum exponent (4.5, 1e-05, 1e+16).
 func appendPythonFloat(b []byte, f float64) []byte {
+	b, digits, exp, done := appendFloatStart(b, f)
+	switch {
+	case done:
+		return b
+	case exp >= -4 && exp < 16:
+		return appendFixed(b, digits, exp+1)
+	}
+	b = appendMantissa(b, digits)
+	if exp < 0 {
+		b = append(b, '-')
+		exp = -exp
+	} else {
+		b = append(b, '+')
+	}
+	if exp < 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(exp), 10)
+}
+
+// appendPydanticFloat writes f as pydantic-core does (checked against
+// pydantic 2.13 / pydantic-core 2.46): fixed notation while the decimal
+// point falls within 16 digits of the start and for small numbers down to
+// 1e-5, otherwise d.ddde±X without padding (29.0, 0.00001, 1e+16, 1e-6).
+func appendPydanticFloat(b []byte, f float64) []byte {
+	b, digits, exp, done := appendFloatStart(b, f)
+	switch {
+	case done:
+		return b
+	case exp+1 > -5 && exp+1 <= 16:
+		return appendFixed(b, digits, exp+1)
+	}
+	b = appendMantissa(b, digits)
+	if exp >= 0 {
+		b = append(b, '+')
+	}
+	return strconv.AppendInt(b, int64(exp), 10)
+}
+
+// appendFloatStart writes a zero in full (done is true), or the sign of a
+// non-zero f and returns its shortest digits and decimal exponent.
+func appendFloatStart(b []byte, f float64) (_ []byte, digits string, exp int, done bool) {
 	if f == 0 {
 		if math.Signbit(f) {
-			return append(b, "-0.0"...)
+			return append(b, "-0.0"...), "", 0, true
 		}
-		return append(b, "0.0"...)
+		return append(b, "0.0"...), "", 0, true
 	}
 	if f < 0 {
 		b = append(b, '-')
 	}
-	digits, exp := shortestDigits(f)
-	if exp < -4 || exp >= 16 {
-		b = append(b, digits[0])
-		if len(digits) > 1 {
-			b = append(b, '.')
-			b = append(b, digits[1:]...)
-		}
-		b = append(b, 'e')
-		if exp < 0 {
-			b = append(b, '-')
-			exp = -exp
-		} else {
-			b = append(b, '+')
-		}
-		if exp < 10 {
-			b = append(b, '0')
-		}
-		return strconv.AppendInt(b, int64(exp), 10)
+	digits, exp = shortestDigits(f)
+	return b, digits, exp, false
+}
+
+// appendMantissa writes d.ddd (or d alone) and the 'e' of scientific form.
+func appendMantissa(b []byte, digits string) []byte {
+	b = append(b, digits[0])
+	if len(digits) > 1 {
+		b = append(b, '.')
+		b = append(b, digits[1:]...)
 	}
-	return appendFixed(b, digits, exp+1)
+	return append(b, 'e')
 }
 
 // appendFixed writes digits with the decimal point after point digits
@@ -287,37 +321,6 @@ func appendFixed(b []byte, digits string, point int) []byte {
 		b = append(b, '.')
 		return append(b, digits[point:]...)
 	}
-}
-
-// appendPydanticFloat writes f as pydantic-core does (checked against
-// pydantic 2.13 / pydantic-core 2.46): fixed notation while the decimal
-// point falls within 16 digits of the start and for small numbers down to
-// 1e-5, otherwise d.ddde±X without padding (29.0, 0.00001, 1e+16, 1e-6).
-func appendPydanticFloat(b []byte, f float64) []byte {
-	if f == 0 {
-		if math.Signbit(f) {
-			return append(b, "-0.0"...)
-		}
-		return append(b, "0.0"...)
-	}
-	if f < 0 {
-		b = append(b, '-')
-	}
-	digits, exp := shortestDigits(f)
-	point := exp + 1
-	if point > -5 && point <= 16 {
-		return appendFixed(b, digits, point)
-	}
-	b = append(b, digits[0])
-	if len(digits) > 1 {
-		b = append(b, '.')
-		b = append(b, digits[1:]...)
-	}
-	b = append(b, 'e')
-	if exp >= 0 {
-		b = append(b, '+')
-	}
-	return strconv.AppendInt(b, int64(exp), 10)
 }
 
 // errJSONSyntax marks a body that is not valid JSON; the offset is kept for

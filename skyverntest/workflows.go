@@ -348,13 +348,7 @@ func (q *query) enumList(name string, allowed []string) []string {
 // Workflows returns snapshots of every workflow's latest version, deleted
 // ones included, in creation order.
 func (s *Server) Workflows() []WorkflowSnapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]WorkflowSnapshot, len(s.workflowOrder))
-	for i, rec := range s.workflowOrder {
-		out[i] = workflowSnapshot(rec)
-	}
-	return out
+	return copyAll(s, &s.workflowOrder, workflowSnapshot)
 }
 
 // Workflow returns a snapshot of one workflow's latest version.
