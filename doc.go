@@ -44,4 +44,29 @@
 // with errors.Is. Requests that the server would reject or silently ignore
 // are refused before sending with an *InvalidRequestError. No error message
 // or log line contains the API key.
+//
+// # Webhooks
+//
+// Skyvern signs each webhook with the API key that created the run: the
+// x-skyvern-signature header is the lowercase hex HMAC-SHA256 of the raw
+// body. NewWebhook builds a verifier (several keys for rotation; an empty key
+// is refused, since anyone can sign with it), and its Handler verifies in
+// constant time over the raw bytes, decodes a WebhookPayload, and calls your
+// function once per run and status, however often Skyvern delivers it (up to
+// three attempts, plus RetryRunWebhook replays). Answer fast: Skyvern waits
+// at most 30 s. The x-skyvern-timestamp header is not signed, so a timestamp
+// tolerance (Webhook.WithTolerance) is advisory only.
+//
+// # Which webhook field goes where
+//
+// A workflow's default webhook is WorkflowDefinition.WebhookCallbackURL
+// (json_definition.webhook_callback_url); a run's own webhook is
+// TaskRunRequest.WebhookURL or WorkflowRunRequest.WebhookURL (top-level
+// webhook_url), which overrides the workflow's default. The server silently
+// ignores a webhook under the wrong name; these types have no field for it.
+//
+// # Testing
+//
+// Package skyverntest is an in-process fake of the API that behaves like the
+// real service, signed webhook delivery included.
 package skyvern
