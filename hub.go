@@ -3,6 +3,7 @@ package skyvern
 import (
 	"container/list"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,6 +93,25 @@ func (h *RunHub) Publish(runID string, status RunStatus, raw json.RawMessage) {
 		default: // the waiter already has an event pending
 		}
 	}
+}
+
+// publishPayload publishes a verified delivery under the id of its run
+// and, for a task v2 run, under the id of the workflow run behind it as
+// well: get_run answers for that wr_ id with the task v2 run, so a wait may
+// be on it. Such a waiter reads the run with GetRun when woken (the body's
+// run_id is not the id it waits on), and so gets what polling would give.
+func (h *RunHub) publishPayload(p *WebhookPayload) {
+	id := p.runID()
+	h.Publish(id, p.Status, p.Raw)
+	if wr := p.WorkflowRunID; wr != "" && wr != id && isTaskV2(p.RunType, id) {
+		h.Publish(wr, p.Status, p.Raw)
+	}
+}
+
+// isTaskV2 tells task v2 runs by their run_type or, in payloads of servers
+// that did not send one, by the prefix of their id.
+func isTaskV2(t RunType, id string) bool {
+	return t == RunTypeTaskV2 || strings.HasPrefix(id, "tsk_v2_")
 }
 
 func (h *RunHub) remember(runID string, ev hubEvent) {
