@@ -93,8 +93,10 @@ func WithNotify(fn func(*WebhookPayload)) HandlerOption {
 // WithRunHub publishes every delivery WithNotify would see to hub, so that
 // WaitForRun calls made with WaitWithHub(hub) in this process return the
 // moment the run's webhook is processed instead of at their next poll.
-// Publishing happens after the event is recorded in the IdempotencyStore,
-// so a waiter never learns of a run before the store does.
+// A delivery is published only once its event is processed: after the
+// handler's function returned nil and the IdempotencyStore was told so (or
+// answered that the event was done already), so a woken waiter never acts
+// on a run that the receiver could still fail to record.
 //
 // Only waiters in this process hear of it. Behind a load balancer, a
 // webhook that lands on another replica ends the wait at the waiter's next
