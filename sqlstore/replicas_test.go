@@ -108,35 +108,21 @@ func (d *deliveryTally) processed(key string) bool {
 }
 
 // counted wraps replica i's handler to count the requests reaching it and
-// its answers.
+// its answers, which it buffers to read the status.
 func (d *deliveryTally) counted(i int, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &codeRecorder{ResponseWriter: w}
+		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		d.mu.Lock()
-		defer d.mu.Unlock()
 		d.perShard[i]++
-		d.codes[rec.code]++
+		d.codes[rec.Code]++
+		d.mu.Unlock()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
 	})
-}
-
-type codeRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (c *codeRecorder) WriteHeader(code int) {
-	if c.code == 0 {
-		c.code = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *codeRecorder) Write(b []byte) (int, error) {
-	if c.code == 0 {
-		c.code = http.StatusOK
-	}
-	return c.ResponseWriter.Write(b)
 }
 
 // claimTally wraps a replica's Store to count what its claims found.
