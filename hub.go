@@ -3,6 +3,7 @@ package skyvern
 import (
 	"container/list"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 )
@@ -13,10 +14,20 @@ import (
 // waiters in the same process are woken at once.
 //
 // The hub remembers recent terminal events (bounded in number and age), so a
-// wait that starts after the webhook arrived still returns immediately. It
-// is in-process only: with several replicas behind a load balancer the
-// webhook may land on another replica, and the waiter then learns the result
-// from its polling, which WaitForRun keeps doing in the background.
+// wait that starts after the webhook arrived still returns immediately.
+//
+// A hub only hears the webhooks its own process receives. With several
+// replicas behind a load balancer, a run's webhook may land on a replica
+// other than the one waiting; that wait then ends at its next poll, which
+// WaitForRun keeps making on its usual schedule (see WithPollInterval), so
+// the result is never missed, only later. To keep the fast path across
+// replicas, give each run a webhook_url that reaches the replica that
+// started it, or relay events between replicas: a WithNotify hook forwards
+// each payload to something every replica listens to (PostgreSQL
+// LISTEN/NOTIFY, a message bus) and each listener calls Publish on its own
+// hub. Either way, share one IdempotencyStore between the replicas (see the
+// sqlstore package), so that each event is processed once wherever it
+// lands.
 //
 // A RunHub is safe for concurrent use. The zero value is not usable; call
 // NewRunHub.
@@ -94,6 +105,25 @@ func (h *RunHub) Publish(runID string, status RunStatus, raw json.RawMessage) {
 	}
 }
 
+// publishPayload publishes a verified delivery under the id of its run
+// and, for a task v2 run, under the id of the workflow run behind it as
+// well: get_run answers for that wr_ id with the task v2 run, so a wait may
+// be on it. Such a waiter reads the run with GetRun when woken (the body's
+// run_id is not the id it waits on), and so gets what polling would give.
+func (h *RunHub) publishPayload(p *WebhookPayload) {
+	id := p.runID()
+	h.Publish(id, p.Status, p.Raw)
+	if wr := p.WorkflowRunID; wr != "" && wr != id && isTaskV2(p.RunType, id) {
+		h.Publish(wr, p.Status, p.Raw)
+	}
+}
+
+// isTaskV2 tells task v2 runs by their run_type or, in payloads of servers
+// that did not send one, by the prefix of their id.
+func isTaskV2(t RunType, id string) bool {
+	return t == RunTypeTaskV2 || strings.HasPrefix(id, "tsk_v2_")
+}
+
 func (h *RunHub) remember(runID string, ev hubEvent) {
 	now := h.now()
 	if el, ok := h.recent[runID]; ok {
@@ -156,10 +186,14 @@ func (h *RunHub) Waiters() int {
 }
 
 // WaitWithHub makes WaitForRun return as soon as hub receives the run's
-// terminal webhook, while it keeps polling as the fallback (for webhooks that
-// land on another replica, or never come). The run is built from the
-// verified webhook body; if that body is not a run object, WaitForRun
-// fetches the run with GetRun instead.
+// terminal webhook, including one that arrived before the wait began (then
+// without a single poll). Polling goes on meanwhile on its usual schedule,
+// as the fallback for a webhook that lands on another replica, arrives late
+// or never comes; whichever sees the run finished first ends the wait. The
+// run is built from the verified webhook body; if that body is not a run
+// object for the id waited on (a legacy payload, or a wait on the workflow
+// run behind a task v2 run), WaitForRun fetches the run with GetRun at
+// once instead.
 func WaitWithHub(hub *RunHub) WaitOption {
 	return func(w *waitConfig) { w.hub = hub }
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRunHubMemoryIsBounded(t *testing.T) {
@@ -32,4 +33,34 @@ func TestRunHubMemoryIsBounded(t *testing.T) {
 	h.Publish("r9", RunStatusFailed, nil)
 	assert.Len(t, h.recent, 1, "publishing sweeps expired events")
 	assert.Empty(t, h.waiters)
+}
+
+func TestPublishPayloadIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body string
+		want []string // ids whose waiters hear of the run
+	}{
+		{"task v1", `{"task_id":"tsk_1","status":"completed","workflow_run_id":null,"run_id":"tsk_1","run_type":"task_v1"}`, []string{"tsk_1"}},
+		{"task v2 with its backing workflow run", `{"task_id":"tsk_v2_1","status":"completed","workflow_run_id":"wr_9","run_id":"tsk_v2_1","run_type":"task_v2"}`, []string{"tsk_v2_1", "wr_9"}},
+		{"task v2 from a server without run_id", `{"task_id":"tsk_v2_2","status":"failed","workflow_run_id":"wr_8"}`, []string{"tsk_v2_2", "wr_8"}},
+		{"task v2 replay without legacy keys", `{"run_id":"tsk_v2_3","status":"completed","run_type":"task_v2"}`, []string{"tsk_v2_3"}},
+		{"workflow run", `{"workflow_run_id":"wr_7","status":"canceled","run_id":"wr_7","run_type":"workflow_run"}`, []string{"wr_7"}},
+		{"task v1 inside a workflow run", `{"task_id":"tsk_4","status":"completed","workflow_run_id":"wr_6","run_id":"tsk_4","run_type":"task_v1"}`, []string{"tsk_4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := decodePayload([]byte(tt.body))
+			require.NoError(t, err)
+			h := NewRunHub()
+			h.publishPayload(p)
+			var got []string
+			for id := range h.recent {
+				got = append(got, id)
+			}
+			assert.ElementsMatch(t, tt.want, got)
+		})
+	}
 }

@@ -93,11 +93,20 @@ func WithNotify(fn func(*WebhookPayload)) HandlerOption {
 // WithRunHub publishes every delivery WithNotify would see to hub, so that
 // WaitForRun calls made with WaitWithHub(hub) in this process return the
 // moment the run's webhook is processed instead of at their next poll.
+// A delivery is published only once its event is processed: after the
+// handler's function returned nil and the IdempotencyStore was told so (or
+// answered that the event was done already), so a woken waiter never acts
+// on a run that the receiver could still fail to record.
+//
+// Only waiters in this process hear of it. Behind a load balancer, a
+// webhook that lands on another replica ends the wait at the waiter's next
+// poll instead (see RunHub); a replay that reaches this replica later is
+// published too, as a duplicate the store reports done.
 func WithRunHub(hub *RunHub) HandlerOption {
 	if hub == nil {
 		return nil
 	}
-	return WithNotify(func(p *WebhookPayload) { hub.Publish(p.runID(), p.Status, p.Raw) })
+	return WithNotify(hub.publishPayload)
 }
 
 // receiver holds what the HTTP entry points share: reading, capping and

@@ -463,3 +463,41 @@ func TestHandlerPublishesToRunHub(t *testing.T) {
 	assert.Equal(t, RunStatusCompleted, run.Status)
 	assert.Equal(t, int32(0), polls.Load(), "the webhook answered the wait; no poll was needed")
 }
+
+// completionLog wraps a store and records the keys completed so far.
+type completionLog struct {
+	IdempotencyStore
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+func (c *completionLog) Complete(ctx context.Context, key string) error {
+	err := c.IdempotencyStore.Complete(ctx, key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done[key] = true
+	return err
+}
+
+func (c *completionLog) completed(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done[key]
+}
+
+// TestHandlerNotifiesAfterStoreCompletes: a waiter woken through the hub
+// must not run ahead of the store, or a replica that takes the replay could
+// process the event a second time.
+func TestHandlerNotifiesAfterStoreCompletes(t *testing.T) {
+	t.Parallel()
+	store := &completionLog{IdempotencyStore: NewMemoryStore(), done: map[string]bool{}}
+	var seen []bool // whether the store had completed the key at each notification
+	h := mustWebhook(t, testKey).Handler(func(context.Context, *WebhookPayload) error { return nil },
+		WithIdempotencyStore(store),
+		WithNotify(func(p *WebhookPayload) { seen = append(seen, store.completed(p.IdempotencyKey())) }))
+	body := deliveryBody("tsk_order", RunStatusCompleted)
+	for range 2 { // the event, then a duplicate
+		require.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	}
+	assert.Equal(t, []bool{true, true}, seen)
+}

@@ -263,7 +263,8 @@ func (s *Store) Complete(ctx context.Context, key string) error {
 // when this Store does not hold key and ErrLeaseLost when another worker
 // took the key over (its claim is left alone). While another goroutine of
 // this Store still holds the key (see Complete), Release leaves the claim to
-// it and returns nil.
+// it and returns nil. After an error from the database the claim is no
+// longer this Store's; it lapses when its lease expires.
 func (s *Store) Release(ctx context.Context, key string) error {
 	if err := validateKey(key); err != nil {
 		return err
@@ -279,6 +280,12 @@ func (s *Store) Release(ctx context.Context, key string) error {
 		s.claims.finish(key, c, token, false)
 		return nil
 	}
+	// The last holder leaves before deleting the row. Once the row is gone,
+	// another goroutine of this Store may claim the key afresh; were this
+	// holder still registered, that claim would count it as a co-holder,
+	// and its own Release would then leave the row to a holder that is no
+	// longer there, blocking the event for a whole lease.
+	s.claims.finish(key, c, token, false)
 	n, err := s.execCount(ctx, "release", s.queries.release, key, token)
 	if err != nil {
 		return err
@@ -294,10 +301,8 @@ func (s *Store) Release(ctx context.Context, key string) error {
 		case err != nil:
 			return fmt.Errorf("sqlstore: release: %w", err)
 		default:
-			s.claims.finish(key, c, token, true)
 			return ErrLeaseLost
 		}
 	}
-	s.claims.finish(key, c, token, false)
 	return nil
 }
