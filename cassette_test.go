@@ -137,26 +137,42 @@ var cassetteScenarios = []cassetteScenario{
 		require.NoError(t, err)
 		assert.Equal(t, "Conflicted Invoices", wf.Title)
 	}},
-	{name: "workflow_get_list_update_delete", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Lifecycle Invoices"), skyvern.WithIdempotencyKey("cassette-lifecycle-1"))
+	{name: "get_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
+		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Fetched Invoices"), skyvern.WithIdempotencyKey("cassette-get-1"))
 		require.NoError(t, err)
 		got, err := env.client.GetWorkflow(ctx, wf.WorkflowPermanentID, nil)
 		require.NoError(t, err)
 		assert.Equal(t, wf.WorkflowID, got.WorkflowID)
-
-		list, err := env.client.GetWorkflows(ctx, &skyvern.GetWorkflowsParams{SearchKey: "Lifecycle Invoices", PageSize: 5})
+		assert.Equal(t, cassetteHook, got.WebhookCallbackURL)
+		require.Len(t, got.WorkflowDefinition.Blocks, 1)
+		task, ok := got.WorkflowDefinition.Blocks[0].(*skyvern.TaskBlock)
+		require.True(t, ok, "a task block decodes to *TaskBlock")
+		assert.Equal(t, "download_invoice", task.Label)
+	}},
+	{name: "list_workflows", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
+		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Listed Invoices"), skyvern.WithIdempotencyKey("cassette-list-1"))
+		require.NoError(t, err)
+		list, err := env.client.GetWorkflows(ctx, &skyvern.GetWorkflowsParams{SearchKey: "Listed Invoices", PageSize: 5})
 		require.NoError(t, err)
 		require.NotEmpty(t, list)
 		assert.Equal(t, wf.WorkflowPermanentID, list[0].WorkflowPermanentID)
-
-		upd := invoiceWorkflow("Lifecycle Invoices v2")
-		updated, err := env.client.UpdateWorkflow(ctx, wf.WorkflowPermanentID, upd)
+	}},
+	{name: "update_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
+		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Updated Invoices"), skyvern.WithIdempotencyKey("cassette-update-1"))
+		require.NoError(t, err)
+		updated, err := env.client.UpdateWorkflow(ctx, wf.WorkflowPermanentID, invoiceWorkflow("Updated Invoices v2"))
 		require.NoError(t, err)
 		assert.Equal(t, wf.WorkflowPermanentID, updated.WorkflowPermanentID)
 		assert.Equal(t, wf.Version+1, updated.Version)
-		assert.Equal(t, "Lifecycle Invoices v2", updated.Title)
-
+		assert.Equal(t, "Updated Invoices v2", updated.Title)
+	}},
+	{name: "delete_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
+		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Deleted Invoices"), skyvern.WithIdempotencyKey("cassette-delete-1"))
+		require.NoError(t, err)
 		require.NoError(t, env.client.DeleteWorkflow(ctx, wf.WorkflowPermanentID))
+		list, err := env.client.GetWorkflows(ctx, &skyvern.GetWorkflowsParams{SearchKey: "Deleted Invoices"})
+		require.NoError(t, err)
+		assert.Empty(t, list, "a deleted workflow is no longer listed")
 	}},
 	{name: "cancel_run", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
 		run, err := env.client.RunTask(ctx, &skyvern.TaskRunRequest{Prompt: "Wait for the page", URL: "https://example.com"})

@@ -1,12 +1,15 @@
 package skyvern_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -382,4 +385,37 @@ func TestValidationDetailField(t *testing.T) {
 	assert.Equal(t, "body.prompt", v.Field())
 	assert.Equal(t, "missing", v.Type)
 	assert.Equal(t, "null", string(v.Input))
+}
+
+func TestLoggerReportsRetriesWithoutTheKey(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mux, _ := setup(t, skyvern.WithLogger(logger))
+	var attempts atomic.Int32
+	mux.HandleFunc("/v1/runs/tsk_1", sequence(&attempts, status(503, ``), status(200, okRun)))
+	_, err := c.GetRun(context.Background(), "tsk_1")
+	require.NoError(t, err)
+	out := buf.String()
+	assert.Contains(t, out, "retrying request")
+	assert.Contains(t, out, "status: 503")
+	assert.NotContains(t, out, testAPIKey)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
