@@ -154,6 +154,50 @@ func (d *flakyDialer) counts() (dials int, refused map[string]int) {
 	return d.dials, refused
 }
 
+// attemptRecorder sits under the SDK's retry loop and records, per call,
+// what the client itself saw of each attempt. The fake's log says what the
+// server did; only this says what the client knew (a 429 that arrives after
+// the attempt timed out is a timeout to the client).
+type attemptRecorder struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	seen map[string][]string // call id -> "429", "refused" or "other"
+}
+
+func newAttemptRecorder(base http.RoundTripper) *attemptRecorder {
+	return &attemptRecorder{base: base, seen: map[string][]string{}}
+}
+
+func (r *attemptRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	seen := "other"
+	var opErr *net.OpError
+	switch {
+	case err == nil && resp.StatusCode == http.StatusTooManyRequests:
+		seen = "429"
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		seen = "refused"
+	}
+	id := req.Header.Get(callIDHeader)
+	r.mu.Lock()
+	r.seen[id] = append(r.seen[id], seen)
+	r.mu.Unlock()
+	return resp, err
+}
+
+// refusedEveryTime reports whether every attempt of a call was, as far as
+// the client could tell, refused before the server did anything.
+func (r *attemptRecorder) refusedEveryTime(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.seen[id] {
+		if s == "other" {
+			return false
+		}
+	}
+	return true
+}
+
 // Kinds of call outcome.
 const (
 	outcomeOK        = "ok"
