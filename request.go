@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -176,19 +177,15 @@ func readLimited(r io.Reader, contentLength, limit int64) ([]byte, error) {
 	if contentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrResponseTooLarge, contentLength, limit)
 	}
-	size := int64(bytes.MinRead)
+	first := 0
 	if contentLength > 0 {
-		size += contentLength
+		first = int(min(contentLength, 1<<30)) + 1
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
+	body, err := readAll(io.LimitReader(r, limit+1), first, limit)
+	if errors.Is(err, errOverLimit) {
 		return nil, fmt.Errorf("%w: body exceeds the limit of %d bytes", ErrResponseTooLarge, limit)
 	}
-	return buf.Bytes(), nil
+	return body, err
 }
 
 // decodeJSON decodes a response body into v, naming the call on failure.

@@ -159,6 +159,10 @@ func WithMaxRetryAfter(d time.Duration) Option {
 // WithMaxResponseBytes caps the size of a successful response body (default
 // 64 MiB; run outputs can be large). A larger body fails the call with
 // ErrResponseTooLarge. Error bodies are always read up to 1 MiB.
+//
+// The cap is also what one call may buffer: a body announced larger by its
+// Content-Length is refused unread, and one that streams past the cap is
+// dropped once the cap is read, having held about the cap plus 1 MiB.
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *clientConfig) error {
 		if n <= 0 {

@@ -50,7 +50,9 @@ func WithIdempotencyStore(s IdempotencyStore) HandlerOption {
 
 // WithMaxBodyBytes caps the request body; larger requests get 413. The
 // default is DefaultMaxBodyBytes for webhooks and 64 KiB for TOTP requests.
-// n <= 0 keeps the default.
+// n <= 0 keeps the default. A body whose Content-Length is over the cap is
+// refused unread; a chunked one is refused once the cap is read, so the cap
+// is also what one request may make the handler buffer.
 func WithMaxBodyBytes(n int64) HandlerOption {
 	return func(c *handlerConfig) {
 		if n > 0 {
@@ -297,25 +299,11 @@ func readCapped(rw http.ResponseWriter, r *http.Request, limit int64) ([]byte, e
 	if r.Body == nil {
 		return nil, nil
 	}
-	body := http.MaxBytesReader(rw, r.Body, limit)
-	size := int64(512)
+	first := 0
 	if r.ContentLength > 0 {
-		size = min(r.ContentLength, 1<<20)
+		first = int(min(r.ContentLength, 1<<20)) + 1
 	}
-	buf := make([]byte, 0, size+1) // +1 so that reading EOF needs no growth
-	for {
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-	}
+	return readAll(http.MaxBytesReader(rw, r.Body, limit), first, limit)
 }
 
 // outcome says how an event's processing ended.

@@ -41,7 +41,7 @@
 // (the API key is redacted); Runs() and Workflows() expose the state.
 // InjectFault and SetFaultPolicy make chosen requests fail: an error status
 // (with Retry-After), latency, a dropped connection, or a request that is
-// processed and whose answer is then lost.
+// processed and whose answer is then lost or replaced by an error status.
 //
 // # Fidelity limits
 //

@@ -11,9 +11,15 @@ import (
 // DropAfterProcessing that is set; with none of them the request is served
 // normally after the latency.
 type Fault struct {
-	// Status answers with this status code without processing the request.
-	// A code outside 100-999 is sent as 500.
+	// Status answers with this status code without processing the request
+	// (unless StatusAfterProcessing is set). A code outside 100-999 is sent
+	// as 500.
 	Status int
+	// StatusAfterProcessing makes Status answer a request that was
+	// processed fully (a run or workflow IS created): a server that failed
+	// after doing the work, or a proxy whose 502 or 504 hides the answer.
+	// The processed answer is discarded. Without Status it has no effect.
+	StatusAfterProcessing bool
 	// Body is the body sent with Status. By default a 500 gets Skyvern's
 	// unhandled-exception body {"error":"Unexpected error: InjectedFault"}
 	// and any other status {"detail":"<status text>"}.
@@ -107,6 +113,9 @@ func (s *Server) serveWithFault(w http.ResponseWriter, r *http.Request, rd *rout
 	switch {
 	case f.Drop:
 		dropConnection(w)
+	case f.Status != 0 && f.StatusAfterProcessing:
+		s.serveRoute(httptest.NewRecorder(), r, rd, c)
+		writeFault(w, f)
 	case f.Status != 0:
 		writeFault(w, f)
 	case f.DropAfterProcessing:

@@ -183,3 +183,60 @@ func TestConcurrentFaults(t *testing.T) {
 	assert.Len(t, s.Requests(), workers*each)
 	assert.Positive(t, dropped.Load())
 }
+
+func TestFaultStatusAfterProcessing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		fault     Fault
+		status    int
+		body      string
+		processed bool
+	}{
+		{"500 after the run was created", Fault{Status: 500, StatusAfterProcessing: true}, 500,
+			`{"error":"Unexpected error: InjectedFault"}`, true},
+		{"proxy 504 after the backend answered", Fault{Status: 504, StatusAfterProcessing: true,
+			Body: "<html>gateway timeout</html>", Header: http.Header{"Content-Type": {"text/html"}}}, 504,
+			`<html>gateway timeout</html>`, true},
+		{"status alone is not processed", Fault{Status: 502}, 502, `{"detail":"Bad Gateway"}`, false},
+		{"the flag alone changes nothing", Fault{StatusAfterProcessing: true}, 200, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestServer(t)
+			s.InjectFault(RouteRunTask, tt.fault)
+			status, body := send(t, s, s.Client(), 10*time.Second)
+			assert.Equal(t, tt.status, status)
+			if tt.body != "" {
+				assert.Equal(t, tt.body, body)
+			}
+			wantRuns := 0
+			if tt.processed {
+				wantRuns = 1
+			}
+			assert.Equal(t, wantRuns, s.RunCount())
+			reqs := s.Requests()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, tt.status, reqs[0].StatusCode)
+			require.NotNil(t, reqs[0].Fault)
+			assert.Equal(t, tt.fault.StatusAfterProcessing, reqs[0].Fault.StatusAfterProcessing)
+		})
+	}
+}
+
+// TestFaultStatusAfterProcessingIdempotentCreate checks that a workflow
+// created before the injected 500 is the one a retry with the same key gets.
+func TestFaultStatusAfterProcessingIdempotentCreate(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	s.InjectFault(RouteCreateWorkflow, Fault{Status: 500, StatusAfterProcessing: true})
+	failed := doRequest(t, s, http.MethodPost, "/v1/workflows", invoiceDefinition, "Idempotency-Key", "k-500")
+	assert.Equal(t, 500, failed.status)
+	require.Equal(t, 1, s.WorkflowCount(), "the workflow was created before the 500")
+
+	retry := doRequest(t, s, http.MethodPost, "/v1/workflows", invoiceDefinition, "Idempotency-Key", "k-500")
+	require.Equal(t, 200, retry.status)
+	assert.Equal(t, s.Workflows()[0].WorkflowPermanentID, retry.object(t)["workflow_permanent_id"])
+	assert.Equal(t, 1, s.WorkflowCount(), "the retry found the workflow instead of creating another")
+}

@@ -1,0 +1,56 @@
+package skyvern
+
+import (
+	"errors"
+	"io"
+)
+
+// maxReadPiece bounds the pieces readAll collects.
+const maxReadPiece = 1 << 20
+
+// errOverLimit is readAll's report of a body longer than its limit.
+var errOverLimit = errors.New("skyvern: body over the limit")
+
+// readAll reads r to EOF, or fails with errOverLimit as soon as more than
+// limit bytes have arrived; the caller should also bound r
+// (io.LimitReader, http.MaxBytesReader) so no piece reads past the limit.
+//
+// A single buffer that doubles, as in io.ReadAll or bytes.Buffer, holds up
+// to three times the body while it grows (old and new buffer during the
+// copy, plus the garbage of every earlier size): 64 MiB of a hostile 100 MB
+// response cost over 300 MB of heap that way. readAll collects pieces of at
+// most 1 MiB and joins them once at the end, so a body that turns out too
+// large has cost at most the limit plus one piece, and one that fits twice
+// its size for the moment of the join. first sizes the first piece (a
+// trusted length plus one, so that reading EOF needs no second piece).
+func readAll(r io.Reader, first int, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, max(first, 512))
+	var full [][]byte
+	total := int64(0)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if total+int64(len(buf)) > limit {
+			return nil, errOverLimit
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			full = append(full, buf)
+			total += int64(len(buf))
+			buf = make([]byte, 0, min(2*cap(buf), maxReadPiece))
+		}
+	}
+	if len(full) == 0 {
+		return buf, nil
+	}
+	out := make([]byte, 0, total+int64(len(buf)))
+	for _, p := range full {
+		out = append(out, p...)
+	}
+	return append(out, buf...), nil
+}
