@@ -14,6 +14,8 @@ import (
 // authentic but its JSON does not fit WebhookPayload.
 var ErrMalformedPayload = errors.New("skyvern: malformed webhook payload")
 
+var errNoRunID = errors.New("no run_id, task_id or workflow_run_id: not a run webhook")
+
 // ErrNoOutput is returned by (*WebhookPayload).DecodeOutput when the run
 // produced no output (the field is absent or null).
 var ErrNoOutput = errors.New("skyvern: webhook payload has no output")
@@ -194,6 +196,12 @@ func (p *WebhookPayload) decode(raw json.RawMessage) error {
 		if err := decodeTime(f.raw, f.name, *f.dst); err != nil {
 			return err
 		}
+	}
+	if fields.RunID == "" && fields.TaskID == "" && fields.WorkflowRunID == "" {
+		// Every run webhook names its run; JSON null, {} or some other
+		// object signed with the key is not one, and must not reach the
+		// user's function as an empty event.
+		return &PayloadError{Field: "run_id", Err: errNoRunID}
 	}
 	fields.Output = dropNull(fields.Output)
 	fields.Outputs = dropNull(fields.Outputs)

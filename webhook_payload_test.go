@@ -297,14 +297,14 @@ func TestDecodeOutput(t *testing.T) {
 		want    price
 		wantErr error
 	}{
-		"output":              {`{"output":{"price":"$29.99"}}`, price{"$29.99"}, nil},
-		"outputs fallback":    {`{"outputs":{"price":"$1"}}`, price{"$1"}, nil},
-		"output wins":         {`{"output":{"price":"$2"},"outputs":{"price":"$1"}}`, price{"$2"}, nil},
-		"null output":         {`{"output":null}`, price{}, ErrNoOutput},
-		"absent":              {`{}`, price{}, ErrNoOutput},
-		"null both":           {`{"output":null,"outputs":null}`, price{}, ErrNoOutput},
-		"wrong shape":         {`{"output":["a"]}`, price{}, ErrMalformedPayload},
-		"wrong shape outputs": {`{"outputs":"text"}`, price{}, ErrMalformedPayload},
+		"output":              {`{"run_id":"tsk_1","output":{"price":"$29.99"}}`, price{"$29.99"}, nil},
+		"outputs fallback":    {`{"run_id":"tsk_1","outputs":{"price":"$1"}}`, price{"$1"}, nil},
+		"output wins":         {`{"run_id":"tsk_1","output":{"price":"$2"},"outputs":{"price":"$1"}}`, price{"$2"}, nil},
+		"null output":         {`{"run_id":"tsk_1","output":null}`, price{}, ErrNoOutput},
+		"absent":              {`{"run_id":"tsk_1"}`, price{}, ErrNoOutput},
+		"null both":           {`{"run_id":"tsk_1","output":null,"outputs":null}`, price{}, ErrNoOutput},
+		"wrong shape":         {`{"run_id":"tsk_1","output":["a"]}`, price{}, ErrMalformedPayload},
+		"wrong shape outputs": {`{"run_id":"tsk_1","outputs":"text"}`, price{}, ErrMalformedPayload},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -386,4 +386,19 @@ func TestTimeOutsideFourDigitYears(t *testing.T) {
 	assert.Error(t, err)
 	_, err = json.Marshal(WebhookPayload{CreatedAt: NewTime(time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC))})
 	assert.Error(t, err)
+}
+
+func TestDecodeRejectsBodiesThatNameNoRun(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`null`, `{}`, `{"status":"completed","output":{"a":1}}`, `{"run_id":""}`} {
+		_, err := decodePayload([]byte(body))
+		var perr *PayloadError
+		require.ErrorAs(t, err, &perr, body)
+		assert.Equal(t, "run_id", perr.Field, body)
+		assert.ErrorIs(t, err, ErrMalformedPayload, body)
+	}
+	for _, body := range []string{`{"run_id":"tsk_1"}`, `{"task_id":"tsk_v2_1"}`, `{"workflow_run_id":"wr_1"}`} {
+		_, err := decodePayload([]byte(body))
+		assert.NoError(t, err, body)
+	}
 }
