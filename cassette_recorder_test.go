@@ -253,7 +253,7 @@ func redactHeaders(h http.Header) http.Header {
 func cassetteSecretPatterns() []*regexp.Regexp {
 	pats := []*regexp.Regexp{
 		regexp.MustCompile(regexp.QuoteMeta(skyverntest.DefaultAPIKey)),
-		regexp.MustCompile(`sk_live_[A-Za-z0-9]+`),
+		regexp.MustCompile(`sk_(?:live|prod)_[A-Za-z0-9]+`), // production-style keys
 		regexp.MustCompile(`(?i)x-(skyvern-signature|api-key)["']?\s*[:=]\s*\[?\s*["']?[0-9a-zA-Z_.-]{16,}`),
 		regexp.MustCompile(`(?i)x-(skyvern-signature|api-key):\s*\n\s*-\s*["']?(?:[0-9a-zA-Z_.-]{16,})`),
 		regexp.MustCompile(`\b[0-9a-f]{64}\b`), // a bare HMAC-SHA256 hex digest

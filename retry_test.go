@@ -1,7 +1,6 @@
 package skyvern_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -389,7 +387,7 @@ func TestValidationDetailField(t *testing.T) {
 
 func TestLoggerReportsRetriesWithoutTheKey(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf skyvern.SafeBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, mux, _ := setup(t, skyvern.WithLogger(logger))
 	var attempts atomic.Int32
@@ -400,22 +398,4 @@ func TestLoggerReportsRetriesWithoutTheKey(t *testing.T) {
 	assert.Contains(t, out, "retrying request")
 	assert.Contains(t, out, "status: 503")
 	assert.NotContains(t, out, testAPIKey)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
