@@ -234,11 +234,11 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	} else {
 		hc.Transport = newDefaultTransport()
 	}
-	base2 := hc.Transport
-	if base2 == nil {
-		base2 = http.DefaultTransport
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
 	}
-	hc.Transport = &attemptTransport{base: base2}
+	hc.Transport = &attemptTransport{base: rt}
 
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &hc,

@@ -147,7 +147,7 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 			}
 		}
 		if ctx.Err() != nil {
-			return last, c.waitError(runID, last, lastErr, ctx.Err())
+			return last, newWaitError(runID, last, lastErr, ctx.Err())
 		}
 
 		pause = pause/2 + rand.N(pause/2+1)
@@ -158,7 +158,7 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 		}
 		select {
 		case <-ctx.Done():
-			return last, c.waitError(runID, last, lastErr, ctx.Err())
+			return last, newWaitError(runID, last, lastErr, ctx.Err())
 		case ev := <-events:
 			if run := runFromEvent(runID, ev); run != nil {
 				return run, nil
@@ -169,7 +169,7 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 	}
 }
 
-func (c *Client) waitError(runID string, last *Run, lastErr, ctxErr error) error {
+func newWaitError(runID string, last *Run, lastErr, ctxErr error) error {
 	e := &WaitError{RunID: runID, Err: ctxErr, LastPollErr: lastErr}
 	if last != nil {
 		e.LastStatus = last.Status
