@@ -60,3 +60,49 @@ func Example() {
 	// webhook: status=completed signature valid=true
 	// attempts: 1
 }
+
+// Test code that uses the SDK end to end: the client talks to the fake, the
+// fake signs and delivers the webhook to an SDK handler, and WaitForRun
+// returns the moment the handler has processed it.
+func Example_withClient() {
+	srv := skyverntest.NewServer()
+	defer srv.Close()
+	client, err := skyvern.NewClient(srv.APIKey(), skyvern.WithBaseURL(srv.URL()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	wh, _ := skyvern.NewWebhook(srv.APIKey())
+	hub := skyvern.NewRunHub()
+	processed := make(chan string, 1)
+	receiver := httptest.NewServer(wh.Handler(func(_ context.Context, p *skyvern.WebhookPayload) error {
+		processed <- fmt.Sprintf("processed %s once", p.Status)
+		return nil
+	}, skyvern.WithRunHub(hub)))
+	defer receiver.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	run, err := client.RunTask(ctx, &skyvern.TaskRunRequest{Prompt: "Get the price", WebhookURL: receiver.URL})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = srv.Complete(run.RunID, map[string]any{"price": "$29.99"})
+
+	done, err := client.WaitForRun(ctx, run.RunID, skyvern.WaitWithHub(hub))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var out struct {
+		Price string `json:"price"`
+	}
+	_ = done.DecodeOutput(&out)
+	fmt.Println(<-processed)
+	fmt.Println(done.Status, out.Price)
+	// Output:
+	// processed completed once
+	// completed $29.99
+}
