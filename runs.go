@@ -193,11 +193,7 @@ func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...Reque
 	}
 	rc := c.newRequestConfig(opts)
 	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "tasks"), body: req, class: retryUnsafe}
-	resp, err := c.do(ctx, call, &rc)
-	if err != nil {
-		return nil, err
-	}
-	return decodeRun(call, resp.body)
+	return c.createRun(ctx, call, &rc)
 }
 
 // GetRun returns a run by id (tsk_…, tsk_v2_…, wr_…). A missing run gives an

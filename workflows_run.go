@@ -117,15 +117,12 @@ func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts 
 			return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + rc.maxStepsHeader}
 		}
 	}
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), body: req, class: retryUnsafe, maxSteps: true}
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), class: retryUnsafe, maxSteps: true}
+	call.body, call.clientRequestID = stampClientRequestID(req)
 	if req.Template {
 		call.query = url.Values{"template": {"true"}}
 	}
-	resp, err := c.do(ctx, call, &rc)
-	if err != nil {
-		return nil, err
-	}
-	return decodeRun(call, resp.body)
+	return c.createRun(ctx, call, &rc)
 }
 
 func (r *WorkflowRunRequest) validate() error {
