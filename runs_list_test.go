@@ -224,7 +224,9 @@ func TestAllRunsStopsOnErrorAndContext(t *testing.T) {
 	assert.Equal(t, 3, n, "no run after ctx ended, even within a fetched page")
 
 	c2, mux2, _ := setup(t, skyvern.WithMaxRetries(0))
-	mux2.HandleFunc("/v1/runs", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 403, `{"detail":"Workflow tagging is not enabled for this organization."}`) })
+	mux2.HandleFunc("/v1/runs", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 403, `{"detail":"Workflow tagging is not enabled for this organization."}`)
+	})
 	errs := 0
 	for it, err := range c2.AllRuns(context.Background(), &skyvern.ListRunsParams{Tags: []string{"x"}}) {
 		assert.Nil(t, it)

@@ -252,10 +252,13 @@ type creation struct {
 	// matches reports whether a run's echoed run_request is the request
 	// that was sent.
 	matches func(sent, echoed map[string]any) bool
+	// ruledOut, if set, rejects a listed run from its summary alone,
+	// saving the get call.
+	ruledOut func(sent map[string]any, item *RunListItem) bool
 }
 
 var creations = []creation{
-	{path: "/v1/run/tasks", listing: taskListing, matches: taskRequestMatches},
+	{path: "/v1/run/tasks", listing: taskListing, matches: taskRequestMatches, ruledOut: taskTitleDiffers},
 	{path: "/v1/run/workflows", listing: workflowListing, requestID: runClientRequestID, matches: workflowRequestMatches},
 }
 
@@ -342,9 +345,6 @@ func (r *resolver) attribute(found []*Run) (*Run, []string, bool) {
 		ids[i] = run.RunID
 	}
 	if r.ue.ClientRequestID != "" && r.kind.requestID != nil {
-		if len(found) > 1 {
-			return nil, ids, false
-		}
 		r.c.ledger.claim(found[0].RunID, r.ue) // the id is this call's alone
 		return found[0], nil, true
 	}
@@ -378,7 +378,10 @@ func (r *resolver) candidates(ctx context.Context) ([]*Run, error) {
 		if item.CreatedAt.Before(from) {
 			break // newest first: the rest is older still
 		}
-		if r.ue.ClientRequestID == "" && r.c.ledger.claimedElsewhere(item.RunID, r.ue) {
+		if r.c.ledger.claimedElsewhere(item.RunID, r.ue) {
+			continue
+		}
+		if r.kind.ruledOut != nil && r.kind.ruledOut(r.sent, item) {
 			continue
 		}
 		run, err := r.c.GetRun(ctx, item.RunID, r.opts...)
@@ -389,8 +392,10 @@ func (r *resolver) candidates(ctx context.Context) ([]*Run, error) {
 			return nil, err
 		}
 		if r.kind.requestID != nil && r.ue.ClientRequestID != "" {
+			// The id is unique to the call: the first run carrying it is
+			// the call's, and the older ones need not be read.
 			if r.kind.requestID(run) == r.ue.ClientRequestID {
-				found = append(found, run)
+				return []*Run{run}, nil
 			}
 			continue
 		}
@@ -422,6 +427,14 @@ func taskListing(sent map[string]any) ListRunsParams {
 		p.SearchKey = host
 	}
 	return p
+}
+
+// taskTitleDiffers reports a listed task run whose title is not the one
+// sent. Only a listed title is trusted: an untitled run may show one the
+// server derived.
+func taskTitleDiffers(sent map[string]any, item *RunListItem) bool {
+	title, _ := sent["title"].(string)
+	return title != "" && item.Title != "" && item.Title != title
 }
 
 // taskRunType is the run type a task with this engine gets.
