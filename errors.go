@@ -20,7 +20,8 @@ var (
 	// RunWorkflow, CancelRun, RetryRunWebhook, and CreateWorkflow after its
 	// retries) failed in a way that does not tell whether the server acted:
 	// a 5xx, a timeout or a dropped connection after the request was sent.
-	// Check (for example with GetRun or by the webhook) before trying again.
+	// [Client.ResolveOutcome] finds the run a RunTask or RunWorkflow created,
+	// or proves that none was (ErrNotCreated); check before trying again.
 	ErrOutcomeUnknown = errors.New("skyvern: outcome unknown: the server may have processed the request")
 	// ErrNotCreated means ResolveOutcome established that an ambiguous
 	// RunTask or RunWorkflow created no run and that none can still appear,

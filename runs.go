@@ -177,7 +177,9 @@ func decodeRun(call apiCall, body []byte) (*Run, error) {
 // the server, or was refused with 429. After a 5xx, a timeout or a dropped
 // connection the run may exist already, so the error satisfies
 // errors.Is(err, ErrOutcomeUnknown) instead of a blind retry creating a
-// second run.
+// second run. [Client.ResolveOutcome] then finds the run or proves there is
+// none; with WithResolveOutcome (or the client's WithOutcomeResolution)
+// RunTask does so itself and resends only after such a proof.
 func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...RequestOption) (*Run, error) {
 	if req == nil {
 		return nil, &InvalidRequestError{Field: "request", Reason: "must not be nil"}
