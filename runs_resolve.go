@@ -112,6 +112,12 @@ func WithOutcomeResolution(maxResends int) Option {
 // matching ErrNotCreated when the resends are used up. A negative
 // maxResends turns automatic resolution off for the call, overriding
 // WithOutcomeResolution.
+//
+// The call's ctx bounds the resolution too: when nothing was created,
+// resolving waits out the settle time (the attempt timeout, see
+// ResolveOutcome), so leave ctx room for it; a ctx that ends first leaves
+// the outcome unknown. The list and get calls use the client's settings,
+// not the call's options.
 func WithResolveOutcome(maxResends int) RequestOption {
 	return func(rc *requestConfig) { rc.autoResolve = &maxResends }
 }

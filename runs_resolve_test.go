@@ -318,3 +318,25 @@ func TestOutcomeUnknownErrorCarriesResolutionData(t *testing.T) {
 	assert.NotContains(t, string(ue.RequestBody), s.APIKey())
 	assert.NotContains(t, err.Error(), s.APIKey())
 }
+
+// A caller that sets the client request id itself keeps its value, and
+// resolution uses it.
+func TestResolveOutcomeCallerChosenRequestID(t *testing.T) {
+	t.Parallel()
+	s, c := newResolveEnv(t)
+	wpid := createTestWorkflow(t, c, "caller id")
+	_, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: wpid})
+	require.NoError(t, err)
+	s.InjectFault(skyverntest.RouteRunWorkflow, skyverntest.Fault{DropAfterProcessing: true})
+	md := map[string]string{skyvern.ClientRequestIDKey: "order-4711"}
+	_, err = c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: wpid, RunMetadata: md})
+	var ue *skyvern.OutcomeUnknownError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, "order-4711", ue.ClientRequestID)
+	run, err := c.ResolveOutcome(context.Background(), err)
+	require.NoError(t, err)
+	echoed, err := run.WorkflowRunRequest()
+	require.NoError(t, err)
+	assert.Equal(t, md, echoed.RunMetadata)
+	assert.Equal(t, s.Runs()[1].ID, run.RunID)
+}
