@@ -566,6 +566,7 @@ func TestReliabilityClientResolution(t *testing.T) {
 				runsByKey[runKey(t, r)] = append(runsByKey[runKey(t, r)], r)
 			}
 			extra, creationAttempts, faults := tally{}, 0, tally{}
+			faultsOf := map[string][]string{} // call id -> the faults its attempts met, for the violations
 			for _, r := range srv.Requests() {
 				switch id := r.Header.Get(callIDHeader); {
 				case id == "" && (r.Route == skyverntest.RouteListRuns || r.Route == skyverntest.RouteGetRun):
@@ -573,6 +574,7 @@ func TestReliabilityClientResolution(t *testing.T) {
 				case id != "":
 					creationAttempts++
 					faults[faultName(r.Fault)]++
+					faultsOf[id] = append(faultsOf[id], faultName(r.Fault))
 				}
 			}
 			var bad violations
@@ -583,7 +585,7 @@ func TestReliabilityClientResolution(t *testing.T) {
 				runsCreated += len(created)
 				if len(created) > 1 {
 					duplicates++
-					bad.add("%s %s: %d runs for one call", c.id, c.op, len(created))
+					bad.add("%s %s: %d runs for one call (attempts: %v)", c.id, c.op, len(created), faultsOf[c.id])
 				}
 				var unresolved *skyvern.UnresolvedOutcomeError
 				switch {

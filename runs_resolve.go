@@ -27,6 +27,17 @@ const resolveLedgerTTL = time.Hour
 // calls of the same client are still in flight.
 const resolvePollInterval = 20 * time.Millisecond
 
+// settleFactor times the attempt timeout, counted from the failure, is the
+// settle time: see ResolveOutcome.
+const settleFactor = 2
+
+// A listing that fails transiently is tried again this often, waiting
+// listingRetryWait longer each time.
+const (
+	maxFailedListings = 3
+	listingRetryWait  = 100 * time.Millisecond
+)
+
 // NotCreatedError is ResolveOutcome's proof that an ambiguous call created
 // no run: errors.Is(err, ErrNotCreated) holds and sending the request again
 // cannot start a second run. It deliberately does not match
@@ -114,7 +125,7 @@ func WithOutcomeResolution(maxResends int) Option {
 // WithOutcomeResolution.
 //
 // The call's ctx bounds the resolution too: when nothing was created,
-// resolving waits out the settle time (the attempt timeout, see
+// resolving waits out the settle time (twice the attempt timeout, see
 // ResolveOutcome), so leave ctx room for it; a ctx that ends first leaves
 // the outcome unknown. The list and get calls use the client's settings,
 // not the call's options.
@@ -208,13 +219,14 @@ func (c *Client) createRun(ctx context.Context, call apiCall, rc *requestConfig)
 // whose client gave up: a timed-out attempt, a proxy's 502 or a dropped
 // connection say nothing about the request behind them. ResolveOutcome
 // therefore declares a run absent only from a listing that began a settle
-// time after the call failed, the settle time being the call's per-attempt
-// timeout (WithRequestTimeout, or DefaultRequestTimeout when the call had
-// none). The reasoning: the attempt timeout is the time the client grants
-// the server to create a run and answer; Skyvern creates the run early in
-// the request and runs it asynchronously, so a request still unprocessed
-// one more such time after the client gave up (twice the timeout after a
-// timed-out attempt began) is one the server has dropped. If no run shows
+// time after the call failed, the settle time being twice the call's
+// per-attempt timeout (WithRequestTimeout, or DefaultRequestTimeout when the
+// call had none). The reasoning: the attempt timeout is the time the client
+// grants the server to create a run and answer; Skyvern creates the run
+// early in the request and runs it asynchronously, so a request still
+// unprocessed twice that long after the client gave up (three times the
+// timeout after a timed-out attempt began) is one the server has dropped;
+// the second timeout is margin for a loaded server. If no run shows
 // up at first, ResolveOutcome therefore blocks until the settle time has
 // passed, bounded by ctx. Residual risk: a server that stalls longer than
 // that and then still creates the run (a request stuck in a queue in front
@@ -289,11 +301,12 @@ type resolver struct {
 }
 
 func (r *resolver) resolve(ctx context.Context) (*Run, error) {
-	settle := r.ue.AttemptTimeout
-	if settle <= 0 {
-		settle = DefaultRequestTimeout
+	timeout := r.ue.AttemptTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
 	}
-	settleAt := r.ue.FailedAt.Add(settle)
+	settleAt := r.ue.FailedAt.Add(settleFactor * timeout)
+	failedListings := 0
 	for {
 		if err := r.waitForIdenticalCalls(ctx); err != nil {
 			return nil, r.unresolved("the context ended", nil, err)
@@ -301,6 +314,15 @@ func (r *resolver) resolve(ctx context.Context) (*Run, error) {
 		began := time.Now()
 		found, err := r.candidates(ctx)
 		if err != nil {
+			// Listing is a read: a transient failure (after the client's
+			// own retries) is worth a few more rounds.
+			if failedListings < maxFailedListings && ctx.Err() == nil && transientPollError(err) {
+				failedListings++
+				if serr := sleepCtx(ctx, time.Duration(failedListings)*listingRetryWait); serr != nil {
+					return nil, r.unresolved("the context ended", nil, serr)
+				}
+				continue
+			}
 			reason := "listing the runs failed"
 			if errors.Is(err, ErrForbidden) {
 				reason = "the server refused to list runs"

@@ -52,7 +52,7 @@ func ExampleWithResolveOutcome() {
 		panic(err)
 	}
 	// A proxy's 502 before the server saw the request: nothing is created,
-	// and after the settle time (the attempt timeout) the call resends.
+	// and after the settle time (twice the attempt timeout) the call resends.
 	srv.InjectFault(skyverntest.RouteRunTask, skyverntest.Fault{Status: 502})
 	run, err := client.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "Get the price"},
 		skyvern.WithResolveOutcome(1))
