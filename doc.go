@@ -31,9 +31,11 @@
 // a timeout or a dropped connection the run may already exist, so instead of
 // risking a second run the call returns an error for which
 // errors.Is(err, ErrOutcomeUnknown) holds; errors.As(err, &apiErr) also
-// works when the server answered. Check with GetRun, or wait for the
-// webhook, before trying again. WithRetryAmbiguousFailures opts a single call
-// back into retrying when a duplicate is harmless to you.
+// works when the server answered. Client.ResolveOutcome then returns the run
+// the call created, or proves that none was (ErrNotCreated) so that sending
+// again is safe; WithResolveOutcome and WithOutcomeResolution make RunTask
+// and RunWorkflow do this themselves. WithRetryAmbiguousFailures opts a
+// single call back into retrying when a duplicate is harmless to you.
 //
 // # Errors
 //

@@ -20,8 +20,14 @@ var (
 	// RunWorkflow, CancelRun, RetryRunWebhook, and CreateWorkflow after its
 	// retries) failed in a way that does not tell whether the server acted:
 	// a 5xx, a timeout or a dropped connection after the request was sent.
-	// Check (for example with GetRun or by the webhook) before trying again.
+	// [Client.ResolveOutcome] finds the run a RunTask or RunWorkflow created,
+	// or proves that none was (ErrNotCreated); check before trying again.
 	ErrOutcomeUnknown = errors.New("skyvern: outcome unknown: the server may have processed the request")
+	// ErrNotCreated means ResolveOutcome established that an ambiguous
+	// RunTask or RunWorkflow created no run and that none can still appear,
+	// so sending the request again cannot start a second run. See
+	// [Client.ResolveOutcome] for what "established" rests on.
+	ErrNotCreated = errors.New("skyvern: not created: the server did not start the run")
 	// ErrNotFound matches 404 responses.
 	ErrNotFound = errors.New("skyvern: not found")
 	// ErrForbidden matches 401 and 403 responses; Skyvern answers a missing
@@ -301,6 +307,24 @@ type OutcomeUnknownError struct {
 	// again with the same key (WithIdempotencyKey) is safe.
 	IdempotencyKey string
 	Err            error
+
+	// What [Client.ResolveOutcome] needs to find the run a RunTask or
+	// RunWorkflow may have created. None of it holds the API key, which
+	// travels in a header only.
+
+	// RequestBody is the JSON body that was sent.
+	RequestBody []byte
+	// ClientRequestID is the unique id the SDK put in a workflow run's
+	// run_metadata under [ClientRequestIDKey]; empty for task runs and when
+	// the caller's metadata left no room.
+	ClientRequestID string
+	// AttemptStarts are the times the attempts of the call began, by the
+	// client's clock; the last one is the attempt whose outcome is unknown.
+	AttemptStarts []time.Time
+	// AttemptTimeout is the per-attempt timeout the call ran with (0: none).
+	AttemptTimeout time.Duration
+	// FailedAt is when the client gave up on the call.
+	FailedAt time.Time
 }
 
 // Error implements error.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -475,4 +476,180 @@ func TestReliabilityClientUnderFaults(t *testing.T) {
 		duplicates, definitiveWithEffect, unknownWithoutAmbiguity, unknownServerSaw429Only, len(bad),
 		retriedSame, retriedCreated,
 		serverAttempts, dials, totalRefused, faults, waitsDone, waitsByCtx, waitPolls, leaks)
+}
+
+// resolutionFaults are the faults of the run-creating routes in the
+// resolution test: the catalogue, plus an answer so slow that the client
+// gives up while the server goes on and creates the run.
+func resolutionFaults(seed uint64, share float64) func(skyverntest.Route) *skyverntest.Fault {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	catalogue := append(faultCatalogue(), namedFault{"slow_processed",
+		skyverntest.Fault{Latency: attemptTimeout + attemptTimeout/2, ProcessAfterGiveUp: true}})
+	return func(r skyverntest.Route) *skyverntest.Fault {
+		if r != skyverntest.RouteRunTask && r != skyverntest.RouteRunWorkflow {
+			return nil // resolution reads through a healthy read path
+		}
+		if rng.Float64() >= share {
+			return nil
+		}
+		f := catalogue[rng.IntN(len(catalogue))].fault
+		return &f
+	}
+}
+
+// TestReliabilityClientResolution runs the same faulted load of RunTask and
+// RunWorkflow calls with automatic outcome resolution off and on, and
+// reports what each call ended with, the runs the server holds, and what
+// resolution cost.
+func TestReliabilityClientResolution(t *testing.T) {
+	const (
+		calls      = 400
+		workers    = 8
+		faultShare = 0.4
+		workflows  = 4
+		maxResends = 2
+	)
+	for _, mode := range []string{"off", "on"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := skyverntest.NewServer()
+			closeServer := sync.OnceFunc(srv.Close)
+			t.Cleanup(closeServer)
+			opts := []skyvern.Option{skyvern.WithBaseURL(srv.URL()), skyvern.WithHTTPClient(srv.Client()),
+				skyvern.WithRequestTimeout(attemptTimeout), skyvern.WithRetryWait(time.Millisecond, 5*time.Millisecond),
+				skyvern.WithMaxRetryAfter(500 * time.Millisecond)}
+			if mode == "on" {
+				opts = append(opts, skyvern.WithOutcomeResolution(maxResends))
+			}
+			client, err := skyvern.NewClient(srv.APIKey(), opts...)
+			require.NoError(t, err)
+			ctx := context.Background()
+			wpids := make([]string, workflows)
+			for i := range wpids {
+				wf, err := client.CreateWorkflow(ctx, workflowTitled(fmt.Sprintf("setup workflow %d", i)))
+				require.NoError(t, err)
+				wpids[i] = wf.WorkflowPermanentID
+			}
+			plan := make([]*clientCall, calls)
+			for i := range plan {
+				op := opRunTask
+				if i%5 == 1 || i%5 == 3 {
+					op = opRunWorkflow
+				}
+				plan[i] = &clientCall{id: fmt.Sprintf("r%04d", i), op: op, key: "resolution " + fmt.Sprint(i), target: wpids[i%workflows]}
+			}
+
+			srv.SetFaultPolicy(resolutionFaults(reliabilitySeed, faultShare))
+			jobs := make(chan *clientCall)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for c := range jobs {
+						c.performTitled(ctx, client)
+					}
+				}()
+			}
+			for _, c := range plan {
+				jobs <- c
+			}
+			close(jobs)
+			wg.Wait()
+			srv.SetFaultPolicy(nil)
+			// A slow_processed request may still be on the server: wait out
+			// its latency before the snapshot (Close would cut it short).
+			time.Sleep(2 * attemptTimeout)
+			closeServer()
+
+			runsByKey := map[string][]skyverntest.RunSnapshot{}
+			for _, r := range srv.Runs() {
+				runsByKey[runKey(t, r)] = append(runsByKey[runKey(t, r)], r)
+			}
+			extra, creationAttempts, faults := tally{}, 0, tally{}
+			faultsOf := map[string][]string{} // call id -> the faults its attempts met, for the violations
+			for _, r := range srv.Requests() {
+				switch id := r.Header.Get(callIDHeader); {
+				case id == "" && (r.Route == skyverntest.RouteListRuns || r.Route == skyverntest.RouteGetRun):
+					extra[string(r.Route)]++
+				case id != "":
+					creationAttempts++
+					faults[faultName(r.Fault)]++
+					faultsOf[id] = append(faultsOf[id], faultName(r.Fault))
+				}
+			}
+			var bad violations
+			ends, reasons := tally{}, tally{}
+			var okCalls, okWithOneRun, runsCreated, duplicates, unknownCreated, unknownNotCreated, notCreatedFinal int
+			for _, c := range plan {
+				created := runsByKey[c.key]
+				runsCreated += len(created)
+				if len(created) > 1 {
+					duplicates++
+					bad.add("%s %s: %d runs for one call (attempts: %v)", c.id, c.op, len(created), faultsOf[c.id])
+				}
+				var unresolved *skyvern.UnresolvedOutcomeError
+				switch {
+				case c.err == nil:
+					ends["ok"]++
+					okCalls++
+					if len(created) == 1 && created[0].ID == c.runID {
+						okWithOneRun++
+					} else {
+						bad.add("%s %s: succeeded with %s but the server has %d runs for it", c.id, c.op, c.runID, len(created))
+					}
+				case errors.Is(c.err, skyvern.ErrNotCreated):
+					ends["not_created"]++
+					notCreatedFinal++
+					if len(created) > 0 {
+						bad.add("%s %s: ErrNotCreated, yet the server created %s", c.id, c.op, created[0].ID)
+					}
+				case errors.As(c.err, &unresolved):
+					ends["unknown_unresolved"]++
+					reasons[unresolved.Reason]++
+				case errors.Is(c.err, skyvern.ErrOutcomeUnknown):
+					ends["unknown"]++
+					if len(created) > 0 {
+						unknownCreated++
+					} else {
+						unknownNotCreated++
+					}
+				default:
+					ends["definitive:"+classify(c.err)]++
+					if len(created) > 0 {
+						bad.add("%s %s: definitive error %v, yet the server created %s", c.id, c.op, c.err, created[0].ID)
+					}
+				}
+			}
+			if mode == "on" {
+				// Keys are unique, the read path is healthy and no ctx
+				// ends: nothing here is undecidable.
+				assert.Zero(t, ends["unknown_unresolved"]+ends["unknown"], "unresolved outcomes: %v", reasons)
+			}
+			assert.Zero(t, duplicates)
+			bad.check(t, "resolution "+mode)
+			t.Logf("reliability resolution=%s: calls=%d workers=%d ends%v unresolved_reasons%v | "+
+				"runs: created=%d calls_succeeded=%d ok_with_exactly_one_run=%d not_created_after_resends=%d "+
+				"unknown_that_created=%d unknown_that_did_not=%d duplicates=%d | "+
+				"cost: creation_attempts=%d extra_calls%v faults%v",
+				mode, calls, workers, ends, reasons, runsCreated, okCalls, okWithOneRun, notCreatedFinal,
+				unknownCreated, unknownNotCreated, duplicates, creationAttempts, extra, faults)
+		})
+	}
+}
+
+// performTitled runs a task (titled with its key, so resolution can search
+// for it) or a workflow run.
+func (c *clientCall) performTitled(ctx context.Context, client *skyvern.Client) {
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, callIDKey{}, c.id), 30*time.Second)
+	defer cancel()
+	tag := skyvern.WithHeader(callIDHeader, c.id)
+	var run *skyvern.Run
+	if c.op == opRunTask {
+		run, c.err = client.RunTask(ctx, &skyvern.TaskRunRequest{Prompt: c.key, Title: c.key}, tag)
+	} else {
+		run, c.err = client.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: c.target, Title: c.key}, tag)
+	}
+	if c.err == nil {
+		c.runID = run.RunID
+	}
 }

@@ -80,6 +80,8 @@ func faultName(f *skyverntest.Fault) string {
 		return "429_retry_after_" + f.RetryAfter
 	case f.Status != 0:
 		return fmt.Sprint(f.Status)
+	case f.Latency > 0 && f.ProcessAfterGiveUp:
+		return "slow_processed"
 	case f.Latency > 0:
 		return "slow"
 	}

@@ -3,12 +3,17 @@ package skyvern
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -23,6 +28,10 @@ type apiCall struct {
 	class  retryClass
 	// maxSteps: the route reads x-max-steps-override (WithMaxStepsOverride).
 	maxSteps bool
+	// sent is the encoded body, kept for an unknown outcome's resolution;
+	// clientRequestID is the id stamped into it (see stampClientRequestID).
+	sent            []byte
+	clientRequestID string
 }
 
 // jsonNull is a request body that encodes as the JSON literal null, which
@@ -60,6 +69,7 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 		if payload, err = encodeJSON(call.body); err != nil {
 			return nil, fmt.Errorf("skyvern: %s %s: encoding request: %w", call.method, call.path, err)
 		}
+		call.sent = payload
 	}
 
 	st := &attemptState{
@@ -134,7 +144,55 @@ func (c *Client) finish(call apiCall, rc *requestConfig, st *attemptState, err e
 	if call.class == retryRead || !st.ambiguous {
 		return err
 	}
-	return &OutcomeUnknownError{Method: call.method, Path: call.path, IdempotencyKey: rc.idempotencyKey, Err: err}
+	ue := &OutcomeUnknownError{Method: call.method, Path: call.path, IdempotencyKey: rc.idempotencyKey, Err: err}
+	recordForResolution(ue, call, st, c.apiKey)
+	return ue
+}
+
+// recordForResolution keeps in an unknown outcome what ResolveOutcome needs:
+// what was sent (with the API key redacted, should a caller have put it in
+// the body) and when each attempt started.
+func recordForResolution(ue *OutcomeUnknownError, call apiCall, st *attemptState, apiKey string) {
+	ue.RequestBody = redactSecret(bytes.Clone(call.sent), apiKey)
+	ue.ClientRequestID = call.clientRequestID
+	ue.AttemptStarts = slices.Clone(st.starts)
+	ue.AttemptTimeout = st.timeout
+	ue.FailedAt = time.Now()
+}
+
+// noteAttempt is called by the transport as each attempt of a call that
+// starts work begins.
+func (st *attemptState) noteAttempt() { st.starts = append(st.starts, time.Now()) }
+
+// ClientRequestIDKey is the run_metadata key under which RunWorkflow sends a
+// unique id (32 hex digits) with every run it starts, so that
+// [Client.ResolveOutcome] can tell that run from any other: the server
+// echoes run_metadata in the run's run_request and applies it as a tag. The
+// key follows the server's tag key rules and stays outside its reserved
+// "skyvern." namespace. A request whose run_metadata already holds 20 keys
+// (the server's limit) is sent without it; resolution then compares the
+// echoed request instead, as for tasks. A caller that sets the key itself
+// keeps its value, which is then used to find the run.
+const ClientRequestIDKey = "skyvern-go.request-id"
+
+// stampClientRequestID returns a copy of req whose run_metadata carries a
+// fresh client request id, and the id; the caller's request is not changed.
+// It returns req and "" when the metadata has no room left.
+func stampClientRequestID(req *WorkflowRunRequest) (*WorkflowRunRequest, string) {
+	if id, ok := req.RunMetadata[ClientRequestIDKey]; ok {
+		return req, id
+	}
+	if len(req.RunMetadata) >= maxRunMetadataKeys {
+		return req, ""
+	}
+	var raw [16]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
+	id := hex.EncodeToString(raw[:])
+	cp := *req
+	cp.RunMetadata = make(map[string]string, len(req.RunMetadata)+1)
+	maps.Copy(cp.RunMetadata, req.RunMetadata)
+	cp.RunMetadata[ClientRequestIDKey] = id
+	return &cp, id
 }
 
 func (c *Client) requestURL(call apiCall, rc *requestConfig) string {

@@ -50,6 +50,9 @@ type attemptState struct {
 	// retryAfterTooLong holds a Retry-After hint above the cap, which ended
 	// the retries.
 	retryAfterTooLong time.Duration
+	// starts records when each attempt began; an unknown outcome carries
+	// them so that ResolveOutcome knows where to look (see noteAttempt).
+	starts []time.Time
 
 	// Set by the transport's trace hooks, which may run on the transport's
 	// own goroutines; reset before each attempt.
@@ -87,6 +90,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		ctx, cancel = context.WithTimeout(ctx, st.timeout)
 	}
 	if st.class == retryUnsafe {
+		st.noteAttempt()
 		st.traced.Store(false)
 		st.wroteRequest.Store(false)
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{

@@ -177,7 +177,9 @@ func decodeRun(call apiCall, body []byte) (*Run, error) {
 // the server, or was refused with 429. After a 5xx, a timeout or a dropped
 // connection the run may exist already, so the error satisfies
 // errors.Is(err, ErrOutcomeUnknown) instead of a blind retry creating a
-// second run.
+// second run. [Client.ResolveOutcome] then finds the run or proves there is
+// none; with WithResolveOutcome (or the client's WithOutcomeResolution)
+// RunTask does so itself and resends only after such a proof.
 func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...RequestOption) (*Run, error) {
 	if req == nil {
 		return nil, &InvalidRequestError{Field: "request", Reason: "must not be nil"}
@@ -193,11 +195,7 @@ func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...Reque
 	}
 	rc := c.newRequestConfig(opts)
 	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "tasks"), body: req, class: retryUnsafe}
-	resp, err := c.do(ctx, call, &rc)
-	if err != nil {
-		return nil, err
-	}
-	return decodeRun(call, resp.body)
+	return c.createRun(ctx, call, &rc)
 }
 
 // GetRun returns a run by id (tsk_…, tsk_v2_…, wr_…). A missing run gives an

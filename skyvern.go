@@ -54,6 +54,10 @@ type Client struct {
 	requestTimeout   time.Duration
 	maxRetryAfter    time.Duration
 	maxResponseBytes int64
+	// autoResolve is WithOutcomeResolution's resend bound (nil: off);
+	// ledger remembers run-creating calls for ResolveOutcome.
+	autoResolve *int
+	ledger      creationLedger
 }
 
 type clientConfig struct {
@@ -67,6 +71,7 @@ type clientConfig struct {
 	maxRetryAfter    time.Duration
 	maxResponseBytes int64
 	userAgentSuffix  string
+	autoResolve      *int
 }
 
 // Option configures a Client in NewClient. An invalid option makes NewClient
@@ -217,6 +222,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		requestTimeout:   cfg.requestTimeout,
 		maxRetryAfter:    cfg.maxRetryAfter,
 		maxResponseBytes: cfg.maxResponseBytes,
+		autoResolve:      cfg.autoResolve,
 	}
 	ua := "skyvern-go/" + Version
 	if cfg.userAgentSuffix != "" {
@@ -308,6 +314,7 @@ type requestConfig struct {
 	idempotencySet  bool
 	maxStepsHeader  string
 	triggerUAHeader string
+	autoResolve     *int
 }
 
 // WithHeader sets a header on the request, replacing any value the SDK

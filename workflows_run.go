@@ -106,7 +106,12 @@ func WithMaxStepsOverride(n int) RequestOption {
 // provably never reached the server, or was refused with 429. After a 5xx, a
 // timeout or a dropped connection the run may exist already, so the error
 // satisfies errors.Is(err, ErrOutcomeUnknown) instead of a blind retry
-// starting a second run.
+// starting a second run. [Client.ResolveOutcome] then finds the run or
+// proves there is none; with WithResolveOutcome (or the client's
+// WithOutcomeResolution) RunWorkflow does so itself and resends only after
+// such a proof. To make the run easy to find, every request carries a
+// unique id in run_metadata under ClientRequestIDKey (req is not modified),
+// which the server also applies as a tag.
 func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts ...RequestOption) (*Run, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -117,15 +122,12 @@ func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts 
 			return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + rc.maxStepsHeader}
 		}
 	}
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), body: req, class: retryUnsafe, maxSteps: true}
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), class: retryUnsafe, maxSteps: true}
+	call.body, call.clientRequestID = stampClientRequestID(req)
 	if req.Template {
 		call.query = url.Values{"template": {"true"}}
 	}
-	resp, err := c.do(ctx, call, &rc)
-	if err != nil {
-		return nil, err
-	}
-	return decodeRun(call, resp.body)
+	return c.createRun(ctx, call, &rc)
 }
 
 func (r *WorkflowRunRequest) validate() error {

@@ -473,6 +473,7 @@ func TestRunWorkflowRequestShape(t *testing.T) {
 		testHeader(t, r, "x-user-agent", "scheduler")
 		assert.Empty(t, r.Header.Get("Idempotency-Key"), "runs have no idempotency key")
 		assert.Equal(t, "true", r.URL.Query().Get("template"))
+		stripClientRequestID(t, r)
 		testJSONBody(t, r, `{
 			"workflow_id": "wpid_490440779503357998",
 			"parameters": {"invoice_month": "2026-01", "max_pages": 3},
@@ -527,6 +528,7 @@ func TestRunWorkflowMinimalBody(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/v1/run/workflows", func(w http.ResponseWriter, r *http.Request) {
+		stripClientRequestID(t, r)
 		body, _ := io.ReadAll(r.Body)
 		assert.Equal(t, `{"workflow_id":"wpid_123"}`, string(body))
 		assert.Empty(t, r.URL.RawQuery)

@@ -40,8 +40,17 @@
 // Requests(), Deliveries() and Webhooks() log what happened for assertions
 // (the API key is redacted); Runs() and Workflows() expose the state.
 // InjectFault and SetFaultPolicy make chosen requests fail: an error status
-// (with Retry-After), latency, a dropped connection, or a request that is
-// processed and whose answer is then lost or replaced by an error status.
+// (with Retry-After), latency, a dropped connection, a request that is
+// processed and whose answer is then lost or replaced by an error status,
+// or a slow request processed even though its client gave up
+// (Fault.ProcessAfterGiveUp).
+//
+// GET /v1/runs lists runs newest first with Skyvern's filters, paging
+// bounds (422 beyond page or page_size 100, 400 beyond the first 1000
+// matches of a search or workflow filter) and search over a task's title
+// and url and a workflow run's parameters; a workflow run's run_metadata
+// serves as its tags, and WithTagFilterForbidden makes a tags filter answer
+// 403 as for an organization without tagging.
 //
 // # Fidelity limits
 //

@@ -29,8 +29,16 @@ type Fault struct {
 	Header http.Header
 	// RetryAfter is sent as the Retry-After header with Status.
 	RetryAfter string
-	// Latency delays the answer (or the processing) by this much.
+	// Latency delays the answer (or the processing) by this much. A client
+	// that gives up meanwhile stops the request unless ProcessAfterGiveUp is
+	// set.
 	Latency time.Duration
+	// ProcessAfterGiveUp makes a request whose client gave up during the
+	// Latency (a client timeout, a closed connection) still be processed
+	// once the latency has passed, as a real server goes on with a request
+	// it has started: a run or workflow IS created, and the answer goes
+	// nowhere.
+	ProcessAfterGiveUp bool
 	// Drop closes the connection without an answer; the request is not
 	// processed.
 	Drop bool
@@ -107,7 +115,14 @@ func (s *Server) takeFault(route Route) *Fault {
 }
 
 func (s *Server) serveWithFault(w http.ResponseWriter, r *http.Request, rd *routeDef, c *call, f *Fault) {
-	if f.Latency > 0 && !s.sleep(r.Context(), f.Latency) {
+	if f.Latency > 0 && f.ProcessAfterGiveUp {
+		if !s.sleep(s.ctx, f.Latency) {
+			return
+		}
+		if r.Context().Err() != nil {
+			w = httptest.NewRecorder()
+		}
+	} else if f.Latency > 0 && !s.sleep(r.Context(), f.Latency) {
 		return
 	}
 	switch {

@@ -35,6 +35,7 @@ type config struct {
 	replayTimeout   time.Duration
 	createDelay     time.Duration
 	transport       http.RoundTripper
+	tagsForbidden   bool
 }
 
 func defaultConfig() config {

@@ -154,6 +154,7 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 		rebuilt.BrowserAddress = req.BrowserAddress
 		rebuilt.BrowserProfileID = resp.BrowserProfileID
 		rebuilt.BrowserSessionID = resp.BrowserSessionID
+		rebuilt.RunMetadata = req.RunMetadata
 		resp.RunRequest = &rebuilt
 	case formWebhook, formReplay:
 		// The webhook's WorkflowRunResponse leaves these at their defaults,

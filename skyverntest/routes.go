@@ -15,6 +15,7 @@ const (
 	RouteRunTask        Route = "run_task"        // POST /v1/run/tasks
 	RouteRunWorkflow    Route = "run_workflow"    // POST /v1/run/workflows, /v1/run/agents
 	RouteGetRun         Route = "get_run"         // GET /v1/runs/{id}
+	RouteListRuns       Route = "list_runs"       // GET /v1/runs
 	RouteCancelRun      Route = "cancel_run"      // POST /v1/runs/{id}/cancel
 	RouteRetryWebhook   Route = "retry_webhook"   // POST /v1/runs/{id}/retry_webhook
 	RouteCreateWorkflow Route = "create_workflow" // POST /v1/workflows, /v1/agents
@@ -40,6 +41,7 @@ func newRouteTable() []routeDef {
 		{RouteRunTask, http.MethodPost, []string{"v1", "run", "tasks"}, true, (*Server).handleRunTask},
 		{RouteRunWorkflow, http.MethodPost, []string{"v1", "run", "workflows"}, true, (*Server).handleRunWorkflow},
 		{RouteGetRun, http.MethodGet, []string{"v1", "runs", "*"}, false, (*Server).handleGetRun},
+		{RouteListRuns, http.MethodGet, []string{"v1", "runs"}, false, (*Server).handleListRuns},
 		{RouteCancelRun, http.MethodPost, []string{"v1", "runs", "*", "cancel"}, false, (*Server).handleCancelRun},
 		{RouteRetryWebhook, http.MethodPost, []string{"v1", "runs", "*", "retry_webhook"}, true, (*Server).handleRetryWebhook},
 		{RouteCreateWorkflow, http.MethodPost, []string{"v1", "workflows"}, true, (*Server).handleCreateWorkflow},

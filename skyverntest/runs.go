@@ -385,7 +385,7 @@ func parseWorkflowRunRequest(obj *jsonObject) (*workflowRunRequest, []validation
 	req.BrowserAddress = f.str("browser_address")
 	req.AIFallback = f.boolean("ai_fallback")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
-	req.RunMetadata = optionalObject(f.stringMap("run_metadata"))
+	req.RunMetadata = dropReservedMetadata(optionalObject(f.stringMap("run_metadata")))
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		return nil, nil, err
 	}

@@ -62,7 +62,7 @@ func TestUnknownRoutes(t *testing.T) {
 		{http.MethodGet, "/v1/nope", http.StatusNotFound, `{"detail":"Not Found"}`},
 		{http.MethodGet, "/v1/run/tasks", http.StatusMethodNotAllowed, `{"detail":"Method Not Allowed"}`},
 		{http.MethodDelete, "/v1/workflows/wpid_1", http.StatusMethodNotAllowed, `{"detail":"Method Not Allowed"}`},
-		{http.MethodGet, "/v1/runs/", http.StatusNotFound, `{"detail":"Not Found"}`},
+		{http.MethodGet, "/v1/runs/tsk_1/nope", http.StatusNotFound, `{"detail":"Not Found"}`},
 	}
 	for _, tt := range tests {
 		resp := doRequest(t, s, tt.method, tt.path, nil)
