@@ -1,6 +1,7 @@
 package skyverntest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -354,4 +355,30 @@ func runStatuses() []string {
 func notFinalError(id string) *httpError {
 	return &httpError{http.StatusConflict, fmt.Sprintf(
 		"Webhook replay for run %s is unavailable until it is final: a retry is pending.", id)}
+}
+
+// WaitForFinal blocks until the run is over: a terminal status and no retry
+// pending (WaitForStatus returns at the first terminal status, which for a
+// workflow with a retry policy may be an attempt that is retried). It
+// returns the run's snapshot, ctx's error, ErrRunNotFound or
+// ErrServerClosed.
+func (s *Server) WaitForFinal(ctx context.Context, runID string) (RunSnapshot, error) {
+	var snap RunSnapshot
+	var missing bool
+	err := s.waitFor(ctx, func() bool {
+		r := s.findRunLocked(runID)
+		switch {
+		case r == nil:
+			missing = true
+		case r.status.IsTerminal() && !r.retryPending:
+			snap = s.snapshotLocked(r)
+		default:
+			return false
+		}
+		return true
+	})
+	if err == nil && missing {
+		return RunSnapshot{}, ErrRunNotFound
+	}
+	return snap, err
 }
