@@ -622,8 +622,8 @@ func TestReliabilityRetriedWorkflowWebhooks(t *testing.T) {
 		maxRescueTries = 50
 	)
 	rng := rand.New(rand.NewPCG(reliabilitySeed, 5))
-	// Retry delays of 0 s pass at once; the revoke workflow's 1,000,000 s
-	// become 10 s, time enough to replay and cancel while pending.
+	// Retry delays of 0 s pass at once; the revoke workflow's 10^8 s become
+	// 1000 s: its retry stays pending until the test replays and cancels.
 	srv := skyverntest.NewServer(skyverntest.WithDeliveryTimeScale(0), skyverntest.WithRetryDelayScale(1e-5),
 		skyverntest.WithAutoAdvanceFunc(time.Millisecond, planOutcome))
 	t.Cleanup(srv.Close)
@@ -646,7 +646,7 @@ func TestReliabilityRetriedWorkflowWebhooks(t *testing.T) {
 	for mode, p := range map[string]skyvern.RetryPolicy{
 		"every":  {MaxRetries: maxAttempts - 1, WebhookOnRetry: skyvern.WebhookOnRetryEveryAttempt, RetryOn: retryOn},
 		"final":  {MaxRetries: maxAttempts - 1, WebhookOnRetry: skyvern.WebhookOnRetryFinalOnly, RetryOn: retryOn},
-		"revoke": {MaxRetries: maxAttempts - 1, DelaySeconds: 1_000_000, WebhookOnRetry: skyvern.WebhookOnRetryEveryAttempt, RetryOn: retryOn},
+		"revoke": {MaxRetries: maxAttempts - 1, DelaySeconds: 100_000_000, WebhookOnRetry: skyvern.WebhookOnRetryEveryAttempt, RetryOn: retryOn},
 	} {
 		wf, err := client.CreateWorkflow(ctx, &skyvern.WorkflowRequest{JSONDefinition: &skyvern.WorkflowDefinition{
 			Title: "retry reliability " + mode, WebhookCallbackURL: receiver.URL,

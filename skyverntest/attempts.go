@@ -3,6 +3,7 @@ package skyverntest
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -255,10 +256,10 @@ func (f *fields) retryPolicy(key string) *retryPolicyWire {
 	p := newFields(obj, f.at(key)...)
 	p.forbidExtra("max_retries", "delay_seconds", "webhook_on_retry", "retry_on")
 	out := &retryPolicyWire{MaxRetries: 1, WebhookOnRetry: string(skyvern.WebhookOnRetryFinalOnly), RetryOn: []retryRuleWire{}}
-	if n := p.boundedInt("max_retries", 0, 1<<20); n != nil {
+	if n := p.boundedInt("max_retries", 0, math.MaxInt32); n != nil {
 		out.MaxRetries = *n
 	}
-	if n := p.boundedInt("delay_seconds", 0, 1<<20); n != nil {
+	if n := p.boundedInt("delay_seconds", 0, math.MaxInt32); n != nil {
 		out.DelaySeconds = *n
 	}
 	modes := []string{string(skyvern.WebhookOnRetryFinalOnly), string(skyvern.WebhookOnRetryEveryAttempt)}
