@@ -354,3 +354,45 @@ func TestWaitIgnoresInterimHubEvent(t *testing.T) {
 	assert.Equal(t, RunStatusCompleted, run.Status)
 	assert.Equal(t, 2, run.Attempt)
 }
+
+// The fields the server sends that earlier versions left in Raw only.
+func TestPayloadDecodesServerFields(t *testing.T) {
+	t.Parallel()
+	const body = `{"run_id":"wr_9","workflow_run_id":"wr_9","status":"completed","run_type":"workflow_run",
+		"task_v2":{"task_id":"tsk_v2_1","prompt":"p"},"credits_used":12.5,"cached_credits_used":3,
+		"retried_from_workflow_run_id":"wr_8","retried_by_workflow_run_id":"wr_10",
+		"browser_sink_profile_id":"bp_sink","browser_address":"ws://127.0.0.1:9222/devtools",
+		"cdp_connect_headers":{"Authorization":"***"},"extra_http_headers":{"X-Tenant":"acme"},
+		"error_code_mapping":{"LOGIN_FAILED":"the login page says the password is wrong"},
+		"extracted_information_schema":{"type":"object"},"model":{"model_name":"gpt-x","temperature":0.25},
+		"workflow_system_prompt":"Be careful with invoices.","max_screenshot_scrolling_times":7,
+		"created_at":"2026-09-20T10:00:00","modified_at":"2026-09-20T10:05:00"}`
+	p, err := decodePayload([]byte(body))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"task_id":"tsk_v2_1","prompt":"p"}`, string(p.TaskV2))
+	assert.Equal(t, 12.5, *p.CreditsUsed)
+	assert.Equal(t, 3.0, *p.CachedCreditsUsed)
+	assert.Equal(t, "wr_8", p.RetriedFromWorkflowRunID)
+	assert.Equal(t, "wr_10", p.RetriedByWorkflowRunID)
+	assert.Equal(t, "bp_sink", p.BrowserSinkProfileID)
+	assert.Equal(t, "ws://127.0.0.1:9222/devtools", p.BrowserAddress)
+	assert.Equal(t, map[string]string{"Authorization": "***"}, p.CDPConnectHeaders)
+	assert.Equal(t, map[string]string{"X-Tenant": "acme"}, p.ExtraHTTPHeaders)
+	assert.Equal(t, map[string]string{"LOGIN_FAILED": "the login page says the password is wrong"}, p.ErrorCodeMapping)
+	assert.JSONEq(t, `{"type":"object"}`, string(p.ExtractedInformationSchema))
+	assert.JSONEq(t, `{"model_name":"gpt-x","temperature":0.25}`, string(p.Model))
+	assert.Equal(t, "Be careful with invoices.", p.WorkflowSystemPrompt)
+	assert.Equal(t, 7, *p.MaxScreenshotScrollingTimes)
+
+	// As the fake (and the server) send them when unset: nulls.
+	nulls := `{"run_id":"wr_9","status":"completed","task_v2":null,"credits_used":null,"cached_credits_used":null,` +
+		`"retried_from_workflow_run_id":null,"browser_sink_profile_id":null,"cdp_connect_headers":null,` +
+		`"extracted_information_schema":null,"model":null,"max_screenshot_scrolling_times":null}`
+	p, err = decodePayload([]byte(nulls))
+	require.NoError(t, err)
+	assert.Nil(t, p.TaskV2)
+	assert.Nil(t, p.CreditsUsed)
+	assert.Nil(t, p.Model)
+	assert.Nil(t, p.ExtractedInformationSchema)
+	assert.Nil(t, p.MaxScreenshotScrollingTimes)
+}
