@@ -286,7 +286,9 @@ func (c *Client) GetRun(ctx context.Context, runID string, opts ...RequestOption
 
 // CancelRun cancels a run (POST /v1/runs/{id}/cancel). Skyvern then sends
 // the run's webhook with status canceled. Cancelling a finished task run is
-// an error (400); cancelling a finished workflow run is a no-op.
+// an error (400); cancelling a finished workflow run is a no-op. A canceled
+// run is never retried by its workflow's retry policy, so cancelling a
+// workflow run between attempts (Run.RetryPending) ends it as canceled.
 //
 // Like RunTask, CancelRun is not blindly retried; an ambiguous failure
 // matches ErrOutcomeUnknown. Cancelling again is harmless, so callers may
