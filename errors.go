@@ -40,6 +40,12 @@ var (
 	ErrValidation = errors.New("skyvern: invalid request")
 	// ErrConflict matches 409 responses.
 	ErrConflict = errors.New("skyvern: conflict")
+	// ErrRunNotFinal means the server refused to act on a run that is not
+	// over yet: RetryRunWebhook while the run's workflow retry is pending or
+	// its latest attempt has no final decision (a 409). Wait for the run to
+	// be final (WaitForRun) and replay then; the error also matches
+	// ErrConflict and unwraps to the *APIError.
+	ErrRunNotFinal = errors.New("skyvern: run is not final")
 	// ErrServer matches 5xx responses.
 	ErrServer = errors.New("skyvern: server error")
 	// ErrResponseTooLarge means a response body exceeded the client's limit

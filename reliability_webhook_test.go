@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,11 +30,13 @@ import (
 var errTransient = errors.New("transient failure")
 
 // flakyConsumer is the user's function behind the webhook handler: it fails
-// a share of calls and counts successes per (run_id, status).
+// a share of calls and counts successes per event (by default (run_id,
+// status); see withKey).
 type flakyConsumer struct {
 	mu        sync.Mutex
 	rng       *rand.Rand
 	failShare float64
+	key       func(*skyvern.WebhookPayload) string
 	calls     map[string]int
 	failures  int
 	successes map[string]int
@@ -42,14 +45,21 @@ type flakyConsumer struct {
 func newFlakyConsumer(seed uint64, failShare float64) *flakyConsumer {
 	return &flakyConsumer{
 		rng: rand.New(rand.NewPCG(seed, 3)), failShare: failShare,
+		key:   func(p *skyvern.WebhookPayload) string { return eventKey(p.RunID, p.Status) },
 		calls: map[string]int{}, successes: map[string]int{},
 	}
+}
+
+// withKey makes the consumer count events by key instead.
+func (f *flakyConsumer) withKey(key func(*skyvern.WebhookPayload) string) *flakyConsumer {
+	f.key = key
+	return f
 }
 
 func eventKey(runID string, status skyvern.RunStatus) string { return runID + ":" + string(status) }
 
 func (f *flakyConsumer) consume(_ context.Context, p *skyvern.WebhookPayload) error {
-	key := eventKey(p.RunID, p.Status)
+	key := f.key(p)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[key]++
@@ -380,22 +390,7 @@ func TestReliabilityWebhooks(t *testing.T) {
 	rng.Shuffle(len(captured), func(i, j int) { captured[i], captured[j] = captured[j], captured[i] })
 	captured = captured[:min(resends, len(captured))]
 	callsBefore, _, _ := consumer.snapshot()
-	resendGot := make([]int, len(captured))
-	var resendWG sync.WaitGroup
-	for i, d := range captured {
-		resendWG.Add(1)
-		go func() {
-			defer resendWG.Done()
-			header := d.Header.Clone()
-			header.Del("Content-Length")
-			status, err := postWith(attackClient, d.Body, header, false)(ctx, receiver.URL)
-			if err != nil {
-				t.Errorf("resend: %v", err)
-			}
-			resendGot[i] = status
-		}()
-	}
-	resendWG.Wait()
+	resendGot := resend(ctx, t, attackClient, receiver.URL, captured)
 
 	// The figures.
 	calls, successes, failures := consumer.snapshot()
@@ -497,6 +492,28 @@ func TestReliabilityWebhooks(t *testing.T) {
 		lostAfterRetries, rescued, len(captured), len(hostile), attackKinds, rejected, len(hostile)-sumValues(rejected), panics.n(), len(bad))
 }
 
+// resend posts captured genuine deliveries to url again, concurrently, as
+// whoever captured them could, and returns the statuses they got.
+func resend(ctx context.Context, t *testing.T, hc *http.Client, url string, captured []skyverntest.DeliveryAttempt) []int {
+	got := make([]int, len(captured))
+	var wg sync.WaitGroup
+	for i, d := range captured {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			header := d.Header.Clone()
+			header.Del("Content-Length")
+			status, err := postWith(hc, d.Body, header, false)(ctx, url)
+			if err != nil {
+				t.Errorf("resend: %v", err)
+			}
+			got[i] = status
+		}()
+	}
+	wg.Wait()
+	return got
+}
+
 func sumValues[M ~map[string]int](m M) int {
 	n := 0
 	for _, v := range m {
@@ -531,4 +548,301 @@ func (c *syncCounter) all() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.msgs...)
+}
+
+// attemptKey names an attempt's outcome independently of the SDK's own
+// idempotency keys: the run, its status, the attempt and whether it is
+// interim.
+func attemptKey(p *skyvern.WebhookPayload) string {
+	return fmt.Sprintf("%s:%s:%d:%t", p.RunID, p.Status, p.Attempt, p.RetryPending)
+}
+
+// retryPlan is one retried workflow run of the reliability test: the
+// status of each attempt, which the fake reads back from the run's title.
+type retryPlan struct {
+	id       string
+	mode     string // "every", "final" (final_only) or "revoke" (canceled while a retry is pending)
+	statuses []skyvern.RunStatus
+	replays  int
+}
+
+const planPrefix = "plan:"
+
+func (p *retryPlan) title() string {
+	parts := make([]string, len(p.statuses))
+	for i, st := range p.statuses {
+		parts[i] = string(st)
+	}
+	return planPrefix + strings.Join(parts, ",")
+}
+
+// planOutcome is the fake's outcome function: attempt n of a run ends with
+// the n-th status of the plan in its title.
+func planOutcome(run skyverntest.RunSnapshot, attempt int) skyverntest.Outcome {
+	var req struct {
+		Title string `json:"title"`
+	}
+	_ = json.Unmarshal(run.Request, &req)
+	statuses := strings.Split(strings.TrimPrefix(req.Title, planPrefix), ",")
+	st := skyvern.RunStatus(statuses[min(attempt, len(statuses))-1])
+	return skyverntest.Outcome{Status: st, Output: map[string]any{"run": run.ID, "attempt": attempt}}
+}
+
+// final is the outcome the receiver must process once, and the interim
+// outcomes its hook must see once each.
+func (p *retryPlan) final() (key string, interims []string) {
+	n := len(p.statuses)
+	if p.mode == "revoke" {
+		return attemptKey(&skyvern.WebhookPayload{RunID: p.id, Status: skyvern.RunStatusCanceled, Attempt: 1}),
+			[]string{attemptKey(&skyvern.WebhookPayload{RunID: p.id, Status: p.statuses[0], Attempt: 1, RetryPending: true})}
+	}
+	if p.mode == "every" {
+		for i, st := range p.statuses[:n-1] {
+			interims = append(interims, attemptKey(&skyvern.WebhookPayload{RunID: p.id, Status: st, Attempt: i + 1, RetryPending: true}))
+		}
+	}
+	return attemptKey(&skyvern.WebhookPayload{RunID: p.id, Status: p.statuses[n-1], Attempt: n}), interims
+}
+
+// TestReliabilityRetriedWorkflowWebhooks runs workflows with retry policies
+// through a flaky receiver: interim and final deliveries, Skyvern's
+// redeliveries within the larger workflow budget, replays refused while a
+// retry is pending and replays after the end, cancellations that revoke a
+// pending retry, and resent captures. Every final outcome must be processed
+// exactly once by fn, every interim one exactly once by the interim hook,
+// and fn must never see an interim delivery.
+func TestReliabilityRetriedWorkflowWebhooks(t *testing.T) {
+	t.Parallel()
+	const (
+		runs           = 320
+		workers        = 8
+		failShare      = 0.2
+		maxAttempts    = 4 // max_retries 3
+		resends        = 200
+		maxRescueTries = 50
+	)
+	rng := rand.New(rand.NewPCG(reliabilitySeed, 5))
+	// Retry delays of 0 s pass at once; the revoke workflow's 10^8 s become
+	// 1000 s: its retry stays pending until the test replays and cancels.
+	srv := skyverntest.NewServer(skyverntest.WithDeliveryTimeScale(0), skyverntest.WithRetryDelayScale(1e-5),
+		skyverntest.WithAutoAdvanceFunc(time.Millisecond, planOutcome))
+	t.Cleanup(srv.Close)
+
+	wh, err := skyvern.NewWebhook(srv.APIKey())
+	require.NoError(t, err)
+	finals := newFlakyConsumer(reliabilitySeed, failShare).withKey(attemptKey)
+	interims := newFlakyConsumer(reliabilitySeed+1, failShare).withKey(attemptKey)
+	handler := wh.Handler(finals.consume, skyvern.WithInterimHook(interims.consume))
+	receiver := httptest.NewServer(handler)
+	t.Cleanup(receiver.Close)
+
+	client, err := skyvern.NewClient(srv.APIKey(), skyvern.WithBaseURL(srv.URL()))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	retryOn := []skyvern.RetryRule{{Status: skyvern.RunStatusFailed}, {Status: skyvern.RunStatusTimedOut}}
+	workflows := map[string]string{}
+	for mode, p := range map[string]skyvern.RetryPolicy{
+		"every":  {MaxRetries: maxAttempts - 1, WebhookOnRetry: skyvern.WebhookOnRetryEveryAttempt, RetryOn: retryOn},
+		"final":  {MaxRetries: maxAttempts - 1, WebhookOnRetry: skyvern.WebhookOnRetryFinalOnly, RetryOn: retryOn},
+		"revoke": {MaxRetries: maxAttempts - 1, DelaySeconds: 100_000_000, WebhookOnRetry: skyvern.WebhookOnRetryEveryAttempt, RetryOn: retryOn},
+	} {
+		wf, err := client.CreateWorkflow(ctx, &skyvern.WorkflowRequest{JSONDefinition: &skyvern.WorkflowDefinition{
+			Title: "retry reliability " + mode, WebhookCallbackURL: receiver.URL,
+			WorkflowDefinition: skyvern.WorkflowDefinitionBody{RetryPolicy: &p}}})
+		require.NoError(t, err)
+		workflows[mode] = wf.WorkflowPermanentID
+	}
+	retryable := []skyvern.RunStatus{skyvern.RunStatusFailed, skyvern.RunStatusTimedOut}
+	ending := []skyvern.RunStatus{skyvern.RunStatusCompleted, skyvern.RunStatusCompleted, skyvern.RunStatusTerminated}
+	plans := make([]*retryPlan, runs)
+	for i := range plans {
+		p := &retryPlan{mode: []string{"every", "every", "every", "final", "final", "revoke"}[i%6], replays: rng.IntN(4)}
+		n := 1 + rng.IntN(maxAttempts)
+		if p.mode == "revoke" {
+			n = 2
+		}
+		for a := 1; a < n; a++ {
+			p.statuses = append(p.statuses, retryable[rng.IntN(len(retryable))])
+		}
+		if n == maxAttempts {
+			// Past the budget even a retryable status is final: often the
+			// same status as the interim deliveries before it.
+			p.statuses = append(p.statuses, append(ending, retryable...)[rng.IntN(len(ending)+len(retryable))])
+		} else {
+			p.statuses = append(p.statuses, ending[rng.IntN(len(ending))])
+		}
+		run, err := client.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: workflows[p.mode], Title: p.title()})
+		require.NoError(t, err)
+		p.id = run.RunID
+		plans[i] = p
+	}
+
+	var errs syncCounter
+	var refusedWhilePending, replaysAfterEnd syncCounter
+	jobs := make(chan *retryPlan)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				if p.mode == "revoke" {
+					snap, err := srv.WaitForStatus(ctx, p.id, p.statuses[0])
+					if err != nil || !snap.RetryPending {
+						errs.add(fmt.Sprintf("%s: no pending retry (%v)", p.id, err))
+						continue
+					}
+					if _, err := client.RetryRunWebhook(ctx, p.id, nil); errors.Is(err, skyvern.ErrRunNotFinal) {
+						refusedWhilePending.add("")
+					} else {
+						errs.add(fmt.Sprintf("%s: replay while pending: %v", p.id, err))
+					}
+					if err := client.CancelRun(ctx, p.id); err != nil {
+						errs.add(fmt.Sprintf("%s: cancel: %v", p.id, err))
+					}
+				}
+				if _, err := srv.WaitForFinal(ctx, p.id); err != nil {
+					errs.add(fmt.Sprintf("%s: %v", p.id, err))
+					continue
+				}
+				_, want := p.final()
+				if _, err := srv.WaitForDeliveries(ctx, p.id, len(want)+1); err != nil {
+					errs.add(fmt.Sprintf("%s: deliveries: %v", p.id, err))
+					continue
+				}
+				for n := 0; n < p.replays; n++ {
+					if _, err := client.RetryRunWebhook(ctx, p.id, nil); err != nil {
+						errs.add(fmt.Sprintf("%s: replay: %v", p.id, err))
+					}
+					replaysAfterEnd.add("")
+				}
+			}
+		}()
+	}
+	for _, p := range plans {
+		jobs <- p
+	}
+	close(jobs)
+	wg.Wait()
+
+	// Outcomes whose deliveries all failed are replayed until processed, as
+	// an operator would (a replay carries the final outcome only).
+	_, successes, _ := finals.snapshot()
+	rescued, rescueReplays := 0, 0
+	for _, p := range plans {
+		key, _ := p.final()
+		needed := successes[key] == 0
+		for try := 0; try < maxRescueTries && successes[key] == 0; try++ {
+			_, err := client.RetryRunWebhook(ctx, p.id, nil)
+			require.NoError(t, err)
+			rescueReplays++
+			_, successes, _ = finals.snapshot()
+		}
+		if needed && successes[key] > 0 {
+			rescued++
+		}
+	}
+
+	// Captured genuine deliveries, interim ones included, resent
+	// concurrently, change nothing.
+	captured := srv.Deliveries()
+	rng.Shuffle(len(captured), func(i, j int) { captured[i], captured[j] = captured[j], captured[i] })
+	captured = captured[:min(resends, len(captured))]
+	finalCallsBefore, _, _ := finals.snapshot()
+	interimCallsBefore, _, _ := interims.snapshot()
+	resendClient := &http.Client{Transport: &http.Transport{}}
+	defer resendClient.CloseIdleConnections()
+	resendGot := resend(ctx, t, resendClient, receiver.URL, captured)
+
+	// The figures.
+	finalCalls, finalOK, finalFailures := finals.snapshot()
+	interimCalls, interimOK, interimFailures := interims.snapshot()
+	var bad violations
+	for _, e := range errs.all() {
+		bad.add("%s", e)
+	}
+	type figures struct{ events, once, lost, duplicated int }
+	count := func(f *figures, ok map[string]int, key string) {
+		f.events++
+		switch n := ok[key]; {
+		case n == 1:
+			f.once++
+		case n == 0:
+			f.lost++
+			bad.add("%s: never processed", key)
+		default:
+			f.duplicated++
+			bad.add("%s: processed %d times", key, n)
+		}
+	}
+	var fin, inter figures
+	expected := map[string]bool{}
+	modes := tally{}
+	sameStatusFinals := 0
+	for _, p := range plans {
+		modes[p.mode]++
+		key, want := p.final()
+		expected[key] = true
+		count(&fin, finalOK, key)
+		for _, k := range want {
+			expected[k] = true
+			count(&inter, interimOK, k)
+		}
+		if n := len(p.statuses); p.mode == "every" && n > 1 && p.statuses[n-1] == p.statuses[n-2] {
+			sameStatusFinals++
+		}
+	}
+	for key := range finalCalls {
+		if !expected[key] || strings.HasSuffix(key, ":true") {
+			bad.add("%s: fn ran for an event that is not a final outcome", key)
+		}
+	}
+	for key := range interimCalls {
+		if !expected[key] || strings.HasSuffix(key, ":false") {
+			bad.add("%s: the interim hook ran for an event that is not interim", key)
+		}
+	}
+	for key, n := range finalCalls {
+		if finalCallsBefore[key] != n {
+			bad.add("%s: a resent capture ran fn again", key)
+		}
+	}
+	for key, n := range interimCalls {
+		if interimCallsBefore[key] != n {
+			bad.add("%s: a resent capture ran the interim hook again", key)
+		}
+	}
+	for i, status := range resendGot {
+		if status != http.StatusOK {
+			bad.add("resend %d (%s): got %d, want 200", i, captured[i].RunID, status)
+		}
+	}
+	deliveries := srv.Deliveries()
+	interimDeliveries, finalDeliveries, replays, redeliveries := 0, 0, 0, 0
+	for _, d := range deliveries {
+		switch {
+		case d.Replay:
+			replays++
+		case d.Attempt > 1:
+			redeliveries++
+		case bytes.Contains(d.Body, []byte(`"retry_pending":true`)):
+			interimDeliveries++
+		default:
+			finalDeliveries++
+		}
+	}
+	assert.GreaterOrEqual(t, len(deliveries), 1000, "the test must deliver at least 1000 webhooks to count")
+	bad.check(t, "retried workflow webhooks")
+	t.Logf("reliability: retried workflow webhooks runs=%d modes%v deliveries=%d (interim=%d final=%d skyvern_redeliveries=%d replays=%d rescue=%d) "+
+		"replays_refused_while_pending=%d replays_after_end=%d same_status_finals=%d "+
+		"final_events=%d processed_once=%d lost=%d duplicated=%d fn_calls=%d fn_failures=%d "+
+		"interim_events=%d interim_processed_once=%d interim_lost=%d interim_duplicated=%d hook_calls=%d hook_failures=%d "+
+		"rescued_by_replay=%d captured_resends=%d violations=%d",
+		len(plans), modes, len(deliveries), interimDeliveries, finalDeliveries, redeliveries, replays, rescueReplays,
+		refusedWhilePending.n(), replaysAfterEnd.n(), sameStatusFinals,
+		fin.events, fin.once, fin.lost, fin.duplicated, sumValues(finalCalls), finalFailures,
+		inter.events, inter.once, inter.lost, inter.duplicated, sumValues(interimCalls), interimFailures,
+		rescued, len(captured), len(bad))
 }

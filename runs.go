@@ -69,6 +69,26 @@ type TaskRunRequest struct {
 	BrowserAddress string `json:"browser_address,omitempty"`
 	// RunWith is "agent" or "code".
 	RunWith string `json:"run_with,omitempty"`
+	// FileIDs attaches files uploaded beforehand (at most 50); the server
+	// deletes them when the run ends.
+	FileIDs []string `json:"file_ids,omitempty"`
+}
+
+// maxFileIDs is how many uploaded files one run may carry.
+const maxFileIDs = 50
+
+// validateFileIDs applies the server's limit on file_ids, and refuses blank
+// ids, which could only name no file.
+func validateFileIDs(ids []string) error {
+	if len(ids) > maxFileIDs {
+		return &InvalidRequestError{Field: "file_ids", Reason: fmt.Sprintf("has %d ids; at most %d are allowed", len(ids), maxFileIDs)}
+	}
+	for i, id := range ids {
+		if isBlank(id) {
+			return &InvalidRequestError{Field: fmt.Sprintf("file_ids[%d]", i), Reason: "must not be blank"}
+		}
+	}
+	return nil
 }
 
 // Run is a task run or a workflow run, as returned by RunTask, RunWorkflow
@@ -99,6 +119,17 @@ type Run struct {
 	Errors               []json.RawMessage `json:"errors,omitempty"`
 	StepCount            *int              `json:"step_count,omitempty"`
 	RunType              RunType           `json:"run_type"`
+	// Attempt is the number of the workflow attempt this state belongs to,
+	// from 1; a server or run type that does not report it reads as 1.
+	Attempt int `json:"attempt,omitempty"`
+	// RetryPending is true while the status is terminal but the workflow's
+	// retry policy will start another attempt under the same run id (or has
+	// not decided yet). See IsFinal.
+	RetryPending bool `json:"retry_pending,omitempty"`
+	// NextAttemptAt is when the pending retry is planned to start, if known.
+	NextAttemptAt *Time `json:"next_attempt_at,omitempty"`
+	// Attempts lists the workflow run's attempts, oldest first.
+	Attempts []RunAttempt `json:"attempts,omitempty"`
 	// RunWith, AIFallback, ScriptID and BrowserSeedSource are set on
 	// workflow runs only.
 	RunWith           string `json:"run_with,omitempty"`
@@ -136,8 +167,36 @@ func (r *Run) DecodeRunRequest(v any) error {
 	return json.Unmarshal(r.RunRequest, v)
 }
 
-// IsTerminal reports whether the run has reached a final status.
+// IsTerminal reports whether the run's status is terminal. For a workflow
+// with a retry policy that is the end of an attempt, not necessarily of the
+// run: use IsFinal to know whether the result is the last one.
 func (r *Run) IsTerminal() bool { return r.Status.IsTerminal() }
+
+// IsFinal reports whether the run is over: its status is terminal and no
+// retry is pending. A failed attempt that the workflow's retry policy will
+// repeat is terminal but not final. On servers and runs without retry
+// policies IsFinal equals IsTerminal.
+func (r *Run) IsFinal() bool { return r.Status.IsTerminal() && !r.RetryPending }
+
+// RunAttempt is one attempt of a workflow run retried under its retry policy
+// (the server's WorkflowRunAttempt).
+type RunAttempt struct {
+	// AttemptNumber counts from 1.
+	AttemptNumber int       `json:"attempt_number"`
+	Status        RunStatus `json:"status"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	// ErrorCodes are the codes the attempt failed with, which the policy's
+	// RetryRule.ErrorCodes are matched against.
+	ErrorCodes []string `json:"error_codes,omitempty"`
+	StartedAt  *Time    `json:"started_at,omitempty"`
+	FinishedAt *Time    `json:"finished_at,omitempty"`
+	// RetryDecision is empty until the server decides.
+	RetryDecision  RetryDecision `json:"retry_decision,omitempty"`
+	DecisionReason string        `json:"decision_reason,omitempty"`
+	NextAttemptAt  *Time         `json:"next_attempt_at,omitempty"`
+	// WebhookSentAt is set once a webhook for this attempt was delivered.
+	WebhookSentAt *Time `json:"webhook_sent_at,omitempty"`
+}
 
 // UnmarshalJSON implements json.Unmarshaler and keeps the raw JSON in Raw.
 func (r *Run) UnmarshalJSON(data []byte) error {
@@ -146,8 +205,14 @@ func (r *Run) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	r.Raw = append(r.Raw[:0], data...)
+	r.Attempt = firstAttempt(r.Attempt)
 	return nil
 }
+
+// firstAttempt reads an absent (or nonsensical) attempt number as 1, the
+// server's default, so that runs from servers without retry policies are
+// attempt 1.
+func firstAttempt(n int) int { return max(n, 1) }
 
 func hasJSONValue(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
@@ -166,6 +231,7 @@ func decodeRun(call apiCall, body []byte) (*Run, error) {
 		return nil, fmt.Errorf("skyvern: %s %s: %w: no run_id in response", call.method, call.path, ErrMalformedResponse)
 	}
 	run.Raw = body
+	run.Attempt = firstAttempt(run.Attempt)
 	return &run, nil
 }
 
@@ -193,6 +259,9 @@ func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...Reque
 	if err := validateCallbackURL("totp_url", req.TOTPURL); err != nil {
 		return nil, err
 	}
+	if err := validateFileIDs(req.FileIDs); err != nil {
+		return nil, err
+	}
 	rc := c.newRequestConfig(opts)
 	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "tasks"), body: req, class: retryUnsafe}
 	return c.createRun(ctx, call, &rc)
@@ -215,7 +284,9 @@ func (c *Client) GetRun(ctx context.Context, runID string, opts ...RequestOption
 
 // CancelRun cancels a run (POST /v1/runs/{id}/cancel). Skyvern then sends
 // the run's webhook with status canceled. Cancelling a finished task run is
-// an error (400); cancelling a finished workflow run is a no-op.
+// an error (400); cancelling a finished workflow run is a no-op. A canceled
+// run is never retried by its workflow's retry policy, so cancelling a
+// workflow run between attempts (Run.RetryPending) ends it as canceled.
 //
 // Like RunTask, CancelRun is not blindly retried; an ambiguous failure
 // matches ErrOutcomeUnknown. Cancelling again is harmless, so callers may
@@ -271,7 +342,10 @@ func (w *WebhookReplay) Delivered() bool {
 // (POST /v1/runs/{id}/retry_webhook), to the stored URL or to
 // req.WebhookURL; req may be nil. The payload is rebuilt from the run's
 // current state and signed with a new timestamp. The run must be terminal
-// (else 400, ErrValidation).
+// (else 400, ErrValidation) and final: while a workflow retry is pending, or
+// the latest attempt has no final decision yet, the server answers 409 and
+// the error matches ErrRunNotFinal. That 409 is never retried here; wait for
+// the run to be final (WaitForRun) and replay then.
 //
 // It is not blindly retried: a replay that was delivered but whose answer was
 // lost would be delivered again. An ambiguous failure matches
@@ -291,6 +365,10 @@ func (c *Client) RetryRunWebhook(ctx context.Context, runID string, req *RetryRu
 	rc := c.newRequestConfig(opts)
 	resp, err := c.do(ctx, call, &rc)
 	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict {
+			return nil, fmt.Errorf("%w: %w", ErrRunNotFinal, err)
+		}
 		return nil, err
 	}
 	replay := &WebhookReplay{}

@@ -88,7 +88,10 @@ func NewRunHub(opts ...HubOption) *RunHub {
 
 // Publish records that run runID reached status, with the webhook's raw JSON
 // body (a run object), and wakes its waiters. Non-terminal statuses are
-// ignored: a waiter only wants the end.
+// ignored: a waiter only wants the end. Publish only final outcomes
+// (WebhookPayload.IsFinal): a relay that forwards what WithNotify hands it
+// does so already. Should an interim body (retry_pending true) be published
+// anyway, WaitForRun does not take it for the result; it polls instead.
 func (h *RunHub) Publish(runID string, status RunStatus, raw json.RawMessage) {
 	if runID == "" || !status.IsTerminal() {
 		return
@@ -110,7 +113,13 @@ func (h *RunHub) Publish(runID string, status RunStatus, raw json.RawMessage) {
 // well: get_run answers for that wr_ id with the task v2 run, so a wait may
 // be on it. Such a waiter reads the run with GetRun when woken (the body's
 // run_id is not the id it waits on), and so gets what polling would give.
+//
+// An interim delivery of a retried workflow (retry pending) is not
+// published: its terminal status is not the run's end.
 func (h *RunHub) publishPayload(p *WebhookPayload) {
+	if !p.IsFinal() {
+		return
+	}
 	id := p.runID()
 	h.Publish(id, p.Status, p.Raw)
 	if wr := p.WorkflowRunID; wr != "" && wr != id && isTaskV2(p.RunType, id) {
@@ -186,7 +195,8 @@ func (h *RunHub) Waiters() int {
 }
 
 // WaitWithHub makes WaitForRun return as soon as hub receives the run's
-// terminal webhook, including one that arrived before the wait began (then
+// final webhook (an interim delivery of a retried workflow does not end the
+// wait), including one that arrived before the wait began (then
 // without a single poll). Polling goes on meanwhile on its usual schedule,
 // as the fallback for a webhook that lands on another replica, arrives late
 // or never comes; whichever sees the run finished first ends the wait. The

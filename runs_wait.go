@@ -74,15 +74,19 @@ func (e *WaitError) Error() string {
 // context.DeadlineExceeded) works.
 func (e *WaitError) Unwrap() error { return e.Err }
 
-// WaitForRun polls GetRun until the run reaches a terminal status and
-// returns it. Polls start about 1 s apart and back off, with jitter, to the
-// cap set by WithPollInterval (default 10 s). A paused run is not terminal.
+// WaitForRun polls GetRun until the run is final (Run.IsFinal) and returns
+// it. Polls start about 1 s apart and back off, with jitter, to the cap set
+// by WithPollInterval (default 10 s). A paused run is not terminal. A
+// workflow attempt that ended while its retry policy will run it again is
+// terminal but not final: WaitForRun keeps waiting through the retry (polls
+// then stretch toward Run.NextAttemptAt, within the cap) and returns the
+// outcome of the last attempt.
 //
 // Transient failures (429, 5xx, network errors) do not end the wait; a
 // Retry-After hint stretches the next pause. Permanent ones (404, 403, 422)
 // are returned at once. When ctx ends first, WaitForRun returns the last run
-// it saw (nil if none) with a *WaitError that wraps ctx.Err(). It never
-// cancels the run.
+// it saw (nil if none; possibly a terminal one with a retry pending) with a
+// *WaitError that wraps ctx.Err(). It never cancels the run.
 //
 // Prefer a webhook (see Webhook.Handler) where you can receive one, and use
 // WaitForRun as the fallback.
@@ -132,9 +136,10 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 			if cfg.onPoll != nil {
 				cfg.onPoll(run)
 			}
-			if run.Status.IsTerminal() {
+			if run.IsFinal() {
 				return run, nil
 			}
+			pause = retryPause(run, pause, cfg.max)
 		case ctx.Err() != nil:
 			// handled below
 		case !transientPollError(err):
@@ -177,11 +182,25 @@ func newWaitError(runID string, last *Run, lastErr, ctxErr error) error {
 	return e
 }
 
+// retryPause stretches the pause while a workflow retry is pending and its
+// start is known: nothing changes before then, so polling sooner only costs
+// requests. The pause never exceeds the cap, so a run canceled meanwhile is
+// still seen in time.
+func retryPause(run *Run, pause, maxPause time.Duration) time.Duration {
+	if !run.RetryPending || run.NextAttemptAt == nil {
+		return pause
+	}
+	if until := time.Until(run.NextAttemptAt.Time); until > pause {
+		return min(until, max(maxPause, pause))
+	}
+	return pause
+}
+
 // runFromEvent builds the run from a verified webhook body, or returns nil
-// when the body is not a run object for runID.
+// when the body is not a final run object for runID.
 func runFromEvent(runID string, ev hubEvent) *Run {
 	var run Run
-	if json.Unmarshal(ev.raw, &run) != nil || run.RunID != runID {
+	if json.Unmarshal(ev.raw, &run) != nil || run.RunID != runID || run.RetryPending {
 		return nil
 	}
 	run.Status = ev.status

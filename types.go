@@ -125,10 +125,15 @@ const (
 	RunStatusCanceled   RunStatus = "canceled"
 )
 
-// IsTerminal reports whether s is a final status: completed, failed,
+// IsTerminal reports whether s is a terminal status: completed, failed,
 // terminated, timed_out or canceled. Paused runs wait for a human and are not
 // terminal; an unknown status is not terminal either, so a waiter keeps
 // polling rather than returning early on a status it does not understand.
+//
+// A terminal status describes one attempt, not the run: a workflow with a
+// retry policy (see [RetryPolicy]) reports failed and then starts again under
+// the same run id. Whether the run is over is [Run.IsFinal] (or
+// [WebhookPayload.IsFinal]): a terminal status and no retry pending.
 func (s RunStatus) IsTerminal() bool {
 	switch s {
 	case RunStatusCompleted, RunStatusFailed, RunStatusTerminated, RunStatusTimedOut, RunStatusCanceled:
@@ -136,6 +141,54 @@ func (s RunStatus) IsTerminal() bool {
 	}
 	return false
 }
+
+// RetryDecision is what the server decided after a workflow attempt ended
+// (RunAttempt.RetryDecision). Unknown values decode without error.
+type RetryDecision string
+
+// Retry decisions.
+const (
+	// RetryDecisionRetry means another attempt follows.
+	RetryDecisionRetry RetryDecision = "retry"
+	// RetryDecisionFinal means this attempt's outcome is the run's.
+	RetryDecisionFinal RetryDecision = "final"
+	// RetryDecisionRevoked means a planned retry was called off.
+	RetryDecisionRevoked RetryDecision = "revoked"
+	// RetryDecisionAbandoned means a planned retry never started.
+	RetryDecisionAbandoned RetryDecision = "abandoned"
+)
+
+// WebhookOnRetry says which attempts of a retried workflow run send a
+// webhook (RetryPolicy.WebhookOnRetry). Unknown values decode without error
+// but are refused before sending.
+type WebhookOnRetry string
+
+// Webhook modes of a retry policy.
+const (
+	// WebhookOnRetryFinalOnly sends one webhook, for the last attempt. It is
+	// the server's default.
+	WebhookOnRetryFinalOnly WebhookOnRetry = "final_only"
+	// WebhookOnRetryEveryAttempt also sends an interim webhook for every
+	// attempt that will be retried: a terminal status with retry_pending
+	// true (see [WebhookPayload.IsFinal] and [WithInterimHook]).
+	WebhookOnRetryEveryAttempt WebhookOnRetry = "every_attempt"
+)
+
+func (m WebhookOnRetry) known() bool {
+	return m == WebhookOnRetryFinalOnly || m == WebhookOnRetryEveryAttempt
+}
+
+// BrowserType selects the browser a workflow runs in
+// (WorkflowRunRequest.BrowserType, WorkflowDefinition.BrowserType). Values
+// this package has no constant for are sent as given.
+type BrowserType string
+
+// Browser types the server knows.
+const (
+	BrowserTypeMSEdge          BrowserType = "msedge"
+	BrowserTypeChrome          BrowserType = "chrome"
+	BrowserTypeStealthChromium BrowserType = "stealth-chromium"
+)
 
 // RunType says which engine produced a run. Unknown values decode without error.
 type RunType string

@@ -34,11 +34,22 @@ const (
 // TOTPHandler). Build one with NewWebhook; it is safe for concurrent use and
 // immutable: WithTolerance and WithClock return configured copies.
 //
-// Skyvern signs each delivery with the API key that created the run (task
-// v1 runs), or with the organization's API key (task v2 runs, workflow runs,
-// replays and TOTP requests). Give NewWebhook every key that may sign, which
-// also covers key rotation: list the new key and the old one until no run
-// started under the old key can still deliver.
+// Which key signs a delivery depends on what triggered it: a run's
+// completion webhook (task or workflow, interim attempts included) is signed
+// with the API key of the request that started the run; the webhook sent
+// when a run is canceled, with the key of the request that canceled it; a
+// replay (RetryRunWebhook), with the key of its caller; anything the server
+// cannot attribute to a request (TOTP requests, runs started from the app or
+// a schedule), with the organization's API key, the fallback.
+//
+// So one receiver can see deliveries signed by several keys: a service that
+// starts runs with one key while an operator cancels or replays them with
+// another, an organization key next to per-service keys, and every key
+// rotation (a run started under the old key still delivers with it, maybe
+// after retries that last hours). NewWebhook therefore takes several keys
+// and accepts a delivery signed by any of them; list each key that may sign
+// for this receiver, and drop an old key only once no run started,
+// canceled or replayed with it can still deliver.
 type Webhook struct {
 	keys      []macKey
 	pool      *macPool

@@ -34,6 +34,7 @@ type handlerConfig struct {
 	busyWait time.Duration
 	logger   *slog.Logger
 	notify   []func(*WebhookPayload)
+	interim  func(context.Context, *WebhookPayload) error
 }
 
 // WithIdempotencyStore sets the store that records processed events. The
@@ -90,6 +91,25 @@ func WithNotify(fn func(*WebhookPayload)) HandlerOption {
 			c.notify = append(c.notify, fn)
 		}
 	}
+}
+
+// WithInterimHook hands the interim deliveries of retried workflow runs to
+// fn. A workflow whose retry policy says WebhookOnRetryEveryAttempt sends,
+// for each attempt that will be retried, a webhook with a terminal status
+// and retry_pending true (WebhookPayload.IsFinal is false); the run is not
+// over, and its final webhook follows. Handler and Middleware never pass
+// such a delivery to their own function or next handler, never publish it
+// to a RunHub or a WithNotify hook, and without this option simply answer
+// it 200.
+//
+// With it, fn is called once per interim event, deduplicated through the
+// IdempotencyStore under the interim key (see WebhookPayload.IdempotencyKey)
+// like final events: nil marks the event done and answers 200, an error
+// answers 500 so Skyvern delivers it again. Use it for progress reporting
+// or per-attempt accounting; act on results only in the final delivery.
+// nil keeps the default.
+func WithInterimHook(fn func(context.Context, *WebhookPayload) error) HandlerOption {
+	return func(c *handlerConfig) { c.interim = fn }
 }
 
 // WithRunHub publishes every delivery WithNotify would see to hub, so that
@@ -162,12 +182,24 @@ func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOp
 // try again. fn's context is the request's: it is cancelled when Skyvern
 // gives up waiting.
 //
+// fn sees final outcomes only. A workflow retried under its retry policy
+// keeps its run id, and with WebhookOnRetryEveryAttempt sends an interim
+// webhook for every attempt that will be retried: a terminal status (often
+// failed) with retry_pending true, followed later by the final webhook,
+// possibly with the same status. An interim delivery is verified like any
+// other and answered 200, so Skyvern spends no delivery budget on it, but it
+// is not passed to fn, not published to a RunHub and not shown to WithNotify
+// hooks; WithInterimHook receives it instead, if set. Each attempt's
+// outcome has its own idempotency key, so the final failed of attempt 2 is
+// processed even after an interim failed of attempt 1; deliveries from
+// servers without retry policies keep the keys of earlier versions.
+//
 // fn may be nil when only the WithNotify hook is wanted.
 func (w *Webhook) Handler(fn func(context.Context, *WebhookPayload) error, opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, DefaultMaxBodyBytes, true, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		p, ok := rc.receive(rw, r)
-		if !ok {
+		if !ok || rc.interimDelivery(rw, r, p) {
 			return
 		}
 		res := rc.once(r.Context(), p, func(ctx context.Context) error {
@@ -187,12 +219,14 @@ func (w *Webhook) Handler(fn func(context.Context, *WebhookPayload) error, opts 
 //
 // next's response is the answer: a 2xx status marks the event done, any
 // other status releases it for redelivery. next is not called for
-// duplicates of an event already done (the middleware answers 200).
+// duplicates of an event already done (the middleware answers 200), nor
+// for the interim deliveries of retried workflows, which go to
+// WithInterimHook as in Handler.
 func (w *Webhook) Middleware(next http.Handler, opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, DefaultMaxBodyBytes, true, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		p, ok := rc.receive(rw, r)
-		if !ok {
+		if !ok || rc.interimDelivery(rw, r, p) {
 			return
 		}
 		res := rc.once(r.Context(), p, func(ctx context.Context) error {
@@ -211,6 +245,23 @@ func (w *Webhook) Middleware(next http.Handler, opts ...HandlerOption) http.Hand
 		}
 		rc.answer(rw, res)
 	})
+}
+
+// interimDelivery answers a delivery that is not the run's final outcome
+// (retry pending): through the interim hook, if there is one, else with a
+// plain 200. It returns false, having done nothing, for other deliveries.
+func (rc *receiver) interimDelivery(rw http.ResponseWriter, r *http.Request, p *WebhookPayload) bool {
+	if !p.RetryPending {
+		return false
+	}
+	if rc.cfg.interim == nil {
+		rc.answer(rw, outcome{})
+		return true
+	}
+	rc.answer(rw, rc.once(r.Context(), p, func(ctx context.Context) error {
+		return rc.cfg.interim(ctx, p)
+	}))
+	return true
 }
 
 type payloadContextKey struct{}
@@ -417,6 +468,10 @@ func (rc *receiver) answer(rw http.ResponseWriter, o outcome) {
 }
 
 func (rc *receiver) notify(p *WebhookPayload) {
+	if p.RetryPending {
+		// Waiters and relays want the run's end; an interim attempt is not.
+		return
+	}
 	for _, fn := range rc.cfg.notify {
 		fn(p)
 	}

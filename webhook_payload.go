@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -75,16 +76,28 @@ type WebhookPayload struct {
 	// FailureReason explains a failed run; see WebhookDeliveryFailed.
 	FailureReason *string `json:"failure_reason,omitempty"`
 	// Errors holds the error objects the run recorded, as sent.
-	Errors              []json.RawMessage `json:"errors,omitempty"`
-	StepCount           *int              `json:"step_count,omitempty"`
-	RunType             RunType           `json:"run_type,omitempty"`
-	AppURL              string            `json:"app_url,omitempty"`
-	OrganizationID      string            `json:"organization_id,omitempty"`
-	WorkflowRunID       string            `json:"workflow_run_id,omitempty"`
-	WorkflowID          string            `json:"workflow_id,omitempty"`
-	WorkflowPermanentID string            `json:"workflow_permanent_id,omitempty"`
-	ProxyLocation       *Proxy            `json:"proxy_location,omitempty"`
-	WebhookCallbackURL  string            `json:"webhook_callback_url,omitempty"`
+	Errors    []json.RawMessage `json:"errors,omitempty"`
+	StepCount *int              `json:"step_count,omitempty"`
+	RunType   RunType           `json:"run_type,omitempty"`
+	// Attempt is the workflow attempt the delivery reports, from 1; a
+	// payload without one reads as 1.
+	Attempt int `json:"attempt,omitempty"`
+	// RetryPending marks an interim delivery: the attempt ended with a
+	// terminal status, but the workflow's retry policy (with
+	// WebhookOnRetryEveryAttempt) will run it again, and the final webhook
+	// follows later, possibly with the same status. See IsFinal.
+	RetryPending bool `json:"retry_pending,omitempty"`
+	// NextAttemptAt is when the pending retry is planned to start.
+	NextAttemptAt *Time `json:"next_attempt_at,omitempty"`
+	// Attempts lists the run's attempts so far, oldest first.
+	Attempts            []RunAttempt `json:"attempts,omitempty"`
+	AppURL              string       `json:"app_url,omitempty"`
+	OrganizationID      string       `json:"organization_id,omitempty"`
+	WorkflowRunID       string       `json:"workflow_run_id,omitempty"`
+	WorkflowID          string       `json:"workflow_id,omitempty"`
+	WorkflowPermanentID string       `json:"workflow_permanent_id,omitempty"`
+	ProxyLocation       *Proxy       `json:"proxy_location,omitempty"`
+	WebhookCallbackURL  string       `json:"webhook_callback_url,omitempty"`
 	// WebhookFailureReason is the stored outcome of an earlier delivery of
 	// this run's webhook: nil before the first attempt, "" after a success,
 	// an error message after a failure (so a replay may carry one).
@@ -127,6 +140,30 @@ type WebhookPayload struct {
 	AIFallback           *bool                      `json:"ai_fallback,omitempty"`
 	ScriptID             string                     `json:"script_id,omitempty"`
 	BrowserSeedSource    string                     `json:"browser_seed_source,omitempty"`
+	// TaskV2 is the task v2 object behind a workflow run, as sent.
+	TaskV2 json.RawMessage `json:"task_v2,omitempty"`
+	// CreditsUsed and CachedCreditsUsed are what the run was billed.
+	CreditsUsed       *float64 `json:"credits_used,omitempty"`
+	CachedCreditsUsed *float64 `json:"cached_credits_used,omitempty"`
+	// RetriedFromWorkflowRunID and RetriedByWorkflowRunID link a workflow
+	// run to the run it retried, and to the run that retried it, when a
+	// retry made a new run (RetryWorkflowRun); retries under a retry policy
+	// keep one id and use Attempt instead.
+	RetriedFromWorkflowRunID string `json:"retried_from_workflow_run_id,omitempty"`
+	RetriedByWorkflowRunID   string `json:"retried_by_workflow_run_id,omitempty"`
+	BrowserSinkProfileID     string `json:"browser_sink_profile_id,omitempty"`
+	BrowserAddress           string `json:"browser_address,omitempty"`
+	// CDPConnectHeaders come masked ("***" values).
+	CDPConnectHeaders map[string]string `json:"cdp_connect_headers,omitempty"`
+	ExtraHTTPHeaders  map[string]string `json:"extra_http_headers,omitempty"`
+	ErrorCodeMapping  map[string]string `json:"error_code_mapping,omitempty"`
+	// ExtractedInformationSchema is the task v2 data extraction schema,
+	// as sent.
+	ExtractedInformationSchema json.RawMessage `json:"extracted_information_schema,omitempty"`
+	// Model is the LLM configuration, as sent.
+	Model                       json.RawMessage `json:"model,omitempty"`
+	WorkflowSystemPrompt        string          `json:"workflow_system_prompt,omitempty"`
+	MaxScreenshotScrollingTimes *int            `json:"max_screenshot_scrolling_times,omitempty"`
 
 	// Raw is the complete body as received.
 	Raw json.RawMessage `json:"-"`
@@ -140,11 +177,12 @@ type payloadFields WebhookPayload
 // timestamp is reported with the name of its field.
 type payloadWire struct {
 	*payloadFields
-	CreatedAt  json.RawMessage `json:"created_at"`
-	ModifiedAt json.RawMessage `json:"modified_at"`
-	QueuedAt   json.RawMessage `json:"queued_at"`
-	StartedAt  json.RawMessage `json:"started_at"`
-	FinishedAt json.RawMessage `json:"finished_at"`
+	CreatedAt     json.RawMessage `json:"created_at"`
+	ModifiedAt    json.RawMessage `json:"modified_at"`
+	QueuedAt      json.RawMessage `json:"queued_at"`
+	StartedAt     json.RawMessage `json:"started_at"`
+	FinishedAt    json.RawMessage `json:"finished_at"`
+	NextAttemptAt json.RawMessage `json:"next_attempt_at"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler. It keeps a copy of data in Raw
@@ -188,6 +226,7 @@ func (p *WebhookPayload) decode(raw json.RawMessage) error {
 		{wire.QueuedAt, "queued_at", &fields.QueuedAt},
 		{wire.StartedAt, "started_at", &fields.StartedAt},
 		{wire.FinishedAt, "finished_at", &fields.FinishedAt},
+		{wire.NextAttemptAt, "next_attempt_at", &fields.NextAttemptAt},
 	} {
 		if isJSONNull(f.raw) {
 			continue
@@ -207,6 +246,10 @@ func (p *WebhookPayload) decode(raw json.RawMessage) error {
 	fields.Outputs = dropNull(fields.Outputs)
 	fields.RunRequest = dropNull(fields.RunRequest)
 	fields.ExtractedInformation = dropNull(fields.ExtractedInformation)
+	fields.TaskV2 = dropNull(fields.TaskV2)
+	fields.ExtractedInformationSchema = dropNull(fields.ExtractedInformationSchema)
+	fields.Model = dropNull(fields.Model)
+	fields.Attempt = firstAttempt(fields.Attempt)
 	fields.Raw = raw
 	*p = WebhookPayload(fields)
 	return nil
@@ -267,10 +310,18 @@ func (p *WebhookPayload) DecodeOutput(v any) error {
 	return nil
 }
 
-// IsTerminal reports whether the payload's status is final. Skyvern sends
-// webhooks only for terminal runs, so false means a status this version of
-// the package does not know.
+// IsTerminal reports whether the payload's status is terminal. Skyvern
+// sends webhooks only for terminal statuses, so false means a status this
+// version of the package does not know. An interim delivery of a retried
+// workflow is terminal too; see IsFinal.
 func (p *WebhookPayload) IsTerminal() bool { return p.Status.IsTerminal() }
+
+// IsFinal reports whether the delivery carries the run's final outcome: a
+// terminal status and no retry pending. It is false for the interim
+// deliveries a workflow with WebhookOnRetryEveryAttempt sends for each
+// attempt that will be retried; Handler passes only final deliveries to its
+// function (see WithInterimHook).
+func (p *WebhookPayload) IsFinal() bool { return p.Status.IsTerminal() && !p.RetryPending }
 
 // WebhookDeliveryFailed reports whether the run failed because a webhook
 // could not be delivered: the failure reason mentions the webhook (for
@@ -282,14 +333,31 @@ func (p *WebhookPayload) WebhookDeliveryFailed() bool {
 }
 
 // IdempotencyKey identifies this delivery's event for deduplication: the run
-// id and the status, so Skyvern's retries and replays of the same outcome
-// share a key. Payloads without run_id (task v2 from older servers) use
-// task_id, then workflow_run_id. A payload with none of them is keyed by the
-// SHA-256 of its body, which still catches identical retries. The key is
-// empty only for a payload with no id and no Raw.
+// id, the status and the attempt, so Skyvern's retries and replays of the
+// same outcome share a key while each attempt of a retried workflow has its
+// own. An interim delivery (RetryPending) is keyed apart from the final one,
+// so an interim failed never hides a final failed.
+//
+// The forms are "run_id:status" for attempt 1 (the key of every delivery
+// from servers without retry policies, unchanged from earlier versions, so
+// a store filled by them still deduplicates), "run_id:status:attempt-N" for
+// a later attempt, and either followed by ":interim" for an interim
+// delivery.
+//
+// Payloads without run_id (task v2 from older servers) use task_id, then
+// workflow_run_id. A payload with none of them is keyed by the SHA-256 of
+// its body, which still catches identical retries. The key is empty only for
+// a payload with no id and no Raw.
 func (p *WebhookPayload) IdempotencyKey() string {
 	if id := p.runID(); id != "" {
-		return id + ":" + string(p.Status)
+		key := id + ":" + string(p.Status)
+		if p.Attempt > 1 {
+			key += ":attempt-" + strconv.Itoa(p.Attempt)
+		}
+		if p.RetryPending {
+			key += ":interim"
+		}
+		return key
 	}
 	if len(p.Raw) == 0 {
 		return ""

@@ -80,6 +80,7 @@ func TestDecodeSeedPayload(t *testing.T) {
 		Errors:              []json.RawMessage{},
 		StepCount:           Int(4),
 		RunType:             RunTypeTaskV2,
+		Attempt:             1,
 		AppURL:              "https://app.skyvern.com/runs/wr_490440779503358000",
 		OrganizationID:      "o_485917350850524254",
 		WorkflowRunID:       "wr_490440779503358000",
@@ -281,10 +282,11 @@ func TestWebhookPayloadUnmarshalJSON(t *testing.T) {
 	assert.Nil(t, wrapper.Event.Output)
 	assert.ErrorIs(t, wrapper.Event.DecodeOutput(&struct{}{}), ErrNoOutput)
 
-	// The typed fields marshal back with the wire names.
+	// The typed fields marshal back with the wire names; the attempt a
+	// payload without one reads as is written out.
 	out, err := json.Marshal(&wrapper.Event)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"run_id":"tsk_1","status":"canceled","created_at":null,"modified_at":null}`, string(out))
+	assert.JSONEq(t, `{"run_id":"tsk_1","status":"canceled","attempt":1,"created_at":null,"modified_at":null}`, string(out))
 }
 
 func TestDecodeOutput(t *testing.T) {

@@ -68,6 +68,9 @@ type WorkflowDefinition struct {
 	BrowserProfileKey string `json:"browser_profile_key,omitempty"`
 	// Model selects and configures the LLM.
 	Model map[string]any `json:"model,omitempty"`
+	// BrowserType is the default browser of the workflow's runs
+	// (BrowserTypeChrome, ...); WorkflowRunRequest.BrowserType overrides it.
+	BrowserType BrowserType `json:"browser_type,omitempty"`
 	// WorkflowDefinition holds the parameters and blocks; required.
 	WorkflowDefinition WorkflowDefinitionBody `json:"workflow_definition"`
 	IsSavedTask        bool                   `json:"is_saved_task,omitempty"`

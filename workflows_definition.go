@@ -11,7 +11,7 @@ import (
 // sent as empty lists.
 //
 // Decoded from JSON, it keeps its object like a Block does, so keys this SDK
-// does not model (such as a retry_policy) survive re-encoding.
+// does not model survive re-encoding.
 type WorkflowDefinitionBody struct {
 	// Version is 1 or 2; the server picks 2 when blocks route with
 	// next_block_label or conditional blocks. 0 leaves it to the server.
@@ -27,8 +27,71 @@ type WorkflowDefinitionBody struct {
 	WorkflowSystemPrompt string `json:"workflow_system_prompt,omitempty"`
 	// CompletionContract is managed by Skyvern's copilot; keep it as read.
 	CompletionContract json.RawMessage `json:"completion_contract,omitempty"`
+	// RetryPolicy makes the server run the workflow again, under the same
+	// run id, when an attempt ends in a status it lists. nil runs once.
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty"`
 
 	kept keptJSON
+}
+
+// RetryPolicy says when and how often a workflow run is attempted again
+// (workflow_definition.retry_policy). Each retry restarts the workflow from
+// its first block under the same wr_ id, and is billed like a run. A
+// canceled run is never retried.
+//
+// While a retry is pending the run reports a terminal status with
+// Run.RetryPending set; Run.IsFinal and WaitForRun take care of it, and the
+// webhook Handler passes only final outcomes to its function (see
+// WithInterimHook for the others).
+type RetryPolicy struct {
+	// MaxRetries is how many attempts may follow the first (the server's
+	// UI offers 1 to 5). It is always sent: 0 means no retry.
+	MaxRetries int `json:"max_retries"`
+	// DelaySeconds is the pause before each retry (the UI offers 0 to
+	// 3600). It is always sent.
+	DelaySeconds int `json:"delay_seconds"`
+	// WebhookOnRetry chooses which attempts send a webhook; "" leaves the
+	// server's default, WebhookOnRetryFinalOnly.
+	WebhookOnRetry WebhookOnRetry `json:"webhook_on_retry,omitempty"`
+	// RetryOn lists the rules an attempt's outcome must match, any of
+	// them, to be retried; at least one is required.
+	RetryOn []RetryRule `json:"retry_on"`
+
+	kept keptJSON
+}
+
+// RetryRule matches an attempt's outcome: Status must equal the attempt's
+// status and, when ErrorCodes is not empty, one of the attempt's error codes
+// must be listed.
+type RetryRule struct {
+	Status     RunStatus `json:"status"`
+	ErrorCodes []string  `json:"error_codes,omitempty"`
+
+	kept keptJSON
+}
+
+// MarshalJSON implements json.Marshaler.
+func (p RetryPolicy) MarshalJSON() ([]byte, error) {
+	type plain RetryPolicy
+	return p.kept.encode(encodeJSON(plain(p)))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *RetryPolicy) UnmarshalJSON(data []byte) error {
+	type plain RetryPolicy
+	return decodeKept(data, (*plain)(p), &p.kept)
+}
+
+// MarshalJSON implements json.Marshaler.
+func (r RetryRule) MarshalJSON() ([]byte, error) {
+	type plain RetryRule
+	return r.kept.encode(encodeJSON(plain(r)))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *RetryRule) UnmarshalJSON(data []byte) error {
+	type plain RetryRule
+	return decodeKept(data, (*plain)(r), &r.kept)
 }
 
 // MarshalJSON implements json.Marshaler.

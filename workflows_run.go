@@ -63,9 +63,16 @@ type WorkflowRunRequest struct {
 	AIFallback     *bool  `json:"ai_fallback,omitempty"`
 	// RunWith is "agent" or "code"; unset inherits the workflow's.
 	RunWith string `json:"run_with,omitempty"`
+	// BrowserType selects the browser (BrowserTypeChrome, ...); unset
+	// inherits the workflow's. It cannot be combined with BrowserSessionID
+	// or BrowserAddress, whose browser already exists.
+	BrowserType BrowserType `json:"browser_type,omitempty"`
 	// RunMetadata labels the run: at most 20 keys, keys up to 64 and values
 	// up to 256 characters.
 	RunMetadata map[string]string `json:"run_metadata,omitempty"`
+	// FileIDs attaches files uploaded beforehand (at most 50); the server
+	// deletes them when the run ends.
+	FileIDs []string `json:"file_ids,omitempty"`
 
 	// Template runs one of Skyvern's templates; it is sent as the template
 	// query parameter.
@@ -144,6 +151,13 @@ func (r *WorkflowRunRequest) validate() error {
 		return err
 	}
 	if err := validateElapsedMinutes("max_elapsed_time_minutes", r.MaxElapsedTimeMinutes); err != nil {
+		return err
+	}
+	if r.BrowserType != "" && (r.BrowserSessionID != "" || r.BrowserAddress != "") {
+		// The server answers 422: the existing browser has its type already.
+		return &InvalidRequestError{Field: "browser_type", Reason: "cannot be combined with browser_session_id or browser_address"}
+	}
+	if err := validateFileIDs(r.FileIDs); err != nil {
 		return err
 	}
 	return validateRunMetadata(r.RunMetadata)

@@ -74,7 +74,33 @@ func (d *WorkflowDefinitionBody) validate(path string) error {
 			return &InvalidRequestError{Field: at + ".workflow_parameter_type", Reason: "is required"}
 		}
 	}
+	if d.RetryPolicy != nil {
+		if err := d.RetryPolicy.validate(path + ".retry_policy"); err != nil {
+			return err
+		}
+	}
 	return validateBlocks(path+".blocks", d.Blocks)
+}
+
+// validate applies the server's schema to a retry policy, which it would
+// refuse with a 422 only after the whole definition was sent.
+func (p *RetryPolicy) validate(path string) error {
+	switch {
+	case p.MaxRetries < 0:
+		return &InvalidRequestError{Field: path + ".max_retries", Reason: fmt.Sprintf("must not be negative, got %d", p.MaxRetries)}
+	case p.DelaySeconds < 0:
+		return &InvalidRequestError{Field: path + ".delay_seconds", Reason: fmt.Sprintf("must not be negative, got %d", p.DelaySeconds)}
+	case p.WebhookOnRetry != "" && !p.WebhookOnRetry.known():
+		return &InvalidRequestError{Field: path + ".webhook_on_retry", Reason: fmt.Sprintf("must be %q or %q, got %q", WebhookOnRetryFinalOnly, WebhookOnRetryEveryAttempt, p.WebhookOnRetry)}
+	case len(p.RetryOn) == 0:
+		return &InvalidRequestError{Field: path + ".retry_on", Reason: "needs at least one rule"}
+	}
+	for i, rule := range p.RetryOn {
+		if isBlank(string(rule.Status)) {
+			return &InvalidRequestError{Field: fmt.Sprintf("%s.retry_on[%d].status", path, i), Reason: "is required"}
+		}
+	}
+	return nil
 }
 
 func validateBlocks(path string, blocks Blocks) error {

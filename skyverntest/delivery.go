@@ -42,6 +42,12 @@ type pendingDelivery struct {
 	body        []byte
 	key         string
 	completedV2 bool // a transport failure fails a completed task v2 run
+	// calls is how many delivery calls (of up to three requests each) the
+	// webhook may use: one, or policyDeliveryCalls for a workflow with a
+	// retry policy.
+	calls   int
+	attempt *attemptRecord // the attempt reported, for webhook_sent_at
+	interim bool
 }
 
 // pendingDeliveryLocked builds the webhook of a run in its current state,
@@ -50,13 +56,22 @@ func (s *Server) pendingDeliveryLocked(r *run) *pendingDelivery {
 	if r.webhookURL == "" {
 		return nil
 	}
-	return &pendingDelivery{
+	d := &pendingDelivery{
 		runID:       r.id,
 		url:         r.webhookURL,
 		body:        encodeJSON(s.webhookPayloadLocked(r, false), modeWebhook),
 		key:         r.signingKey,
 		completedV2: r.runType == skyvern.RunTypeTaskV2 && r.status == skyvern.RunStatusCompleted,
+		calls:       1,
+		interim:     r.retryPending,
 	}
+	if r.policy() != nil {
+		d.calls = policyDeliveryCalls
+		if n := len(r.attempts); n > 0 {
+			d.attempt = r.attempts[n-1]
+		}
+	}
+	return d
 }
 
 func newWebhookClient(rt http.RoundTripper) (*http.Client, *http.Transport) {
@@ -244,13 +259,16 @@ func (s *Server) retryDelay(n int, retryAfter string) time.Duration {
 }
 
 // deliver sends a webhook with Skyvern's retry rules: up to three attempts,
-// the same body and timestamp each time. It records the outcome on the run
-// and returns it; ok is false when the server closed mid-delivery.
+// the same body and timestamp each time, in each of d.calls delivery calls
+// (a workflow with a retry policy reserves fifteen per kind and attempt, so
+// up to 45 requests). It records the outcome on the run and returns it; ok
+// is false when the server closed mid-delivery.
 func (s *Server) deliver(d *pendingDelivery) (WebhookDelivery, bool) {
 	ts := strconv.FormatInt(s.now().Unix(), 10)
 	sig := skyvern.Sign(d.body, d.key)
-	wd := WebhookDelivery{RunID: d.runID, URL: d.url}
+	wd := WebhookDelivery{RunID: d.runID, URL: d.url, Interim: d.interim}
 	var last attemptResult
+	limit := deliveryMaxAttempts * max(d.calls, 1)
 	for n := 1; ; n++ {
 		sentAt := s.now()
 		last = s.send(s.ctx, d.url, d.body, ts, sig, s.cfg.deliveryTimeout)
@@ -258,9 +276,10 @@ func (s *Server) deliver(d *pendingDelivery) (WebhookDelivery, bool) {
 			return wd, false
 		}
 		a := newAttempt(d.runID, d.url, n, false, d.body, sentAt, &last)
-		retry := !last.ok() && n < deliveryMaxAttempts && last.retryable()
+		retry := !last.ok() && n < limit && last.retryable()
 		if retry {
-			a.RetryDelay = s.retryDelay(n-1, last.retryAfter)
+			// Each call restarts Skyvern's backoff.
+			a.RetryDelay = s.retryDelay((n-1)%deliveryMaxAttempts, last.retryAfter)
 		}
 		s.recordAttempt(a)
 		wd.Attempts = append(wd.Attempts, a)
@@ -296,6 +315,9 @@ func newAttempt(runID, url string, n int, replay bool, body []byte, at time.Time
 func (s *Server) finishDelivery(d *pendingDelivery, wd WebhookDelivery, transportFailure bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if d.attempt != nil && wd.FailureReason == "" {
+		d.attempt.webhookSentAt = s.now()
+	}
 	if r := s.runs[d.runID]; r != nil {
 		reason := wd.FailureReason
 		r.webhookFailureReason = &reason
@@ -387,6 +409,8 @@ func replayCheck(r *run, id string) *httpError {
 		return &httpError{http.StatusNotFound, "Run " + id + " not found"}
 	case !r.status.IsTerminal():
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("Run %s has not reached a terminal state (status=%s).", id, r.status)}
+	case r.retryPending:
+		return notFinalError(id)
 	case r.runType == skyvern.RunTypeYutoriNavigator:
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("Run type %s is not supported for webhook replay.", r.runType)}
 	}

@@ -114,7 +114,8 @@ func TestWebhookPayloadShapes(t *testing.T) {
 			recording_urls recording_archived downloaded_files downloaded_file_urls outputs total_steps total_cost
 			credits_used cached_credits_used task_v2 workflow_title browser_session_id browser_profile_id
 			browser_seed_source browser_sink_profile_id max_screenshot_scrolls browser_address run_with script_run
-			script_id errors agent_id agent_run_id run_id output app_url step_count run_type ai_fallback run_request`),
+			script_id errors agent_id agent_run_id run_id output app_url step_count run_type attempt retry_pending
+			next_attempt_at attempts ai_fallback run_request`),
 	}
 	for id, keys := range want {
 		require.NoError(t, s.Complete(id, map[string]any{"n": 1}))
@@ -138,7 +139,7 @@ func TestWebhookPayloadShapes(t *testing.T) {
 	assertKeys(t, strings.Fields(`workflow_id parameters title proxy_location webhook_url totp_url totp_identifier
 		browser_session_id reuse_browser_session browser_profile_id start_fresh_browser max_screenshot_scrolls
 		max_elapsed_time_minutes extra_http_headers cdp_connect_headers browser_address ai_fallback run_with
-		run_metadata`), subObject(t, webhookBody(t, s, wr), "run_request"), "webhook run_request")
+		browser_type run_metadata file_ids`), subObject(t, webhookBody(t, s, wr), "run_request"), "webhook run_request")
 	v2m := mustDecode(t, webhookBody(t, s, v2))
 	assert.Equal(t, s.OrganizationID(), v2m["organization_id"])
 	assert.Regexp(t, `^wr_\d+$`, v2m["workflow_run_id"])

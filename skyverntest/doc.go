@@ -37,6 +37,24 @@
 // WithDeliveryBackoff make the waits short in tests. Webhooks are only
 // delivered to loopback hosts unless WithWebhookTransport says otherwise.
 //
+// Workflows may carry a retry_policy (workflow_definition.retry_policy,
+// validated like Skyvern's WorkflowRetryPolicy, unknown keys refused). A
+// run of such a workflow that ends in a status one of its retry_on rules
+// matches (and, if the rule lists error codes, with one of Outcome's
+// ErrorCodes) keeps its wr_ id and terminal status with retry_pending true
+// and next_attempt_at set, then after delay_seconds (see
+// WithRetryDelayScale, or StartNextAttempt) goes back to queued as its next
+// attempt; get_run reports attempt and attempts[] with each decision
+// (retry, final, revoked). A canceled run is never retried, the decision
+// is final past max_retries, and cancelling while a retry is pending
+// revokes it. With webhook_on_retry every_attempt each retried attempt
+// sends an interim webhook (WebhookDelivery.Interim), with final_only only
+// the last attempt sends one; such workflows get Skyvern's larger delivery
+// budget (15 calls of three requests per webhook), and retry_webhook
+// answers 409 while a retry is pending. WithAutoAdvanceFunc chooses each
+// run's outcome per attempt; WaitForFinal waits for the end of the last
+// attempt.
+//
 // Requests(), Deliveries() and Webhooks() log what happened for assertions
 // (the API key is redacted); Runs() and Workflows() expose the state.
 // InjectFault and SetFaultPolicy make chosen requests fail: an error status
@@ -66,5 +84,9 @@
 // (GeoTarget countries, fresh-browser conflicts, JSON syntax errors)
 // follow Pydantic's shapes but their texts are approximations. Templates,
 // tags, folders other than as a filter, parameter checking against the
-// workflow, and SSRF host blocking are not modelled.
+// workflow, and SSRF host blocking are not modelled. Retry decisions are
+// made the moment an attempt ends (Skyvern may take up to 600 s, reporting
+// retry_pending meanwhile), and the wait between the reserved delivery
+// calls of a retried workflow follows the ordinary delivery backoff, which
+// is an assumption.
 package skyverntest

@@ -26,6 +26,10 @@ type Outcome struct {
 	// RecordingURL and ScreenshotURLs are reported as given.
 	RecordingURL   string
 	ScreenshotURLs []string
+	// ErrorCodes are the attempt's error codes, which a workflow retry
+	// policy's retry_on rules are matched against (and GetRun lists in
+	// attempts[].error_codes).
+	ErrorCodes []string
 }
 
 // Completed returns the Outcome of a run that completed with output.
@@ -41,6 +45,7 @@ type finish struct {
 	stepCount      int
 	recordingURL   string
 	screenshotURLs []string
+	errorCodes     []string
 }
 
 func (o Outcome) finish() (finish, error) {
@@ -58,6 +63,7 @@ func (o Outcome) finish() (finish, error) {
 	return finish{
 		status: st, output: out, failureReason: o.FailureReason, stepCount: o.StepCount,
 		recordingURL: o.RecordingURL, screenshotURLs: append([]string(nil), o.ScreenshotURLs...),
+		errorCodes: append([]string(nil), o.ErrorCodes...),
 	}, nil
 }
 
@@ -65,6 +71,14 @@ func (o Outcome) finish() (finish, error) {
 // URL, starts delivering its webhook. It returns ErrRunNotFound,
 // ErrRunFinished, or an error for an Outcome that is not terminal or whose
 // Output cannot be encoded.
+//
+// For a workflow with a retry policy, Finish ends the current attempt: if
+// the policy retries it, the run keeps its terminal status with
+// retry_pending true (and sends an interim webhook with every_attempt)
+// until the next attempt starts, after delay_seconds (see
+// WithRetryDelayScale) or on StartNextAttempt. While a retry is pending
+// only Cancel is accepted (it revokes the retry); other outcomes give
+// ErrRunFinished.
 func (s *Server) Finish(runID string, o Outcome) error {
 	f, err := o.finish()
 	if err != nil {
@@ -168,6 +182,12 @@ func (s *Server) finishRun(runID string, f finish, onlyFrom skyvern.RunStatus) e
 	switch {
 	case onlyFrom != "" && (r == nil || r.manual || r.status != onlyFrom):
 		return nil
+	case err != nil && r != nil && r.retryPending && f.status == skyvern.RunStatusCanceled:
+		if d := s.revokeRetryLocked(r); d != nil {
+			s.goLocked(func() { s.deliver(d) })
+		}
+		s.notifyLocked()
+		return nil
 	case err != nil:
 		return err
 	}
@@ -182,7 +202,8 @@ func (s *Server) finishRun(runID string, f finish, onlyFrom skyvern.RunStatus) e
 }
 
 // finishLocked records a terminal status and returns the webhook delivery
-// it triggers (nil when the run has no webhook URL).
+// it triggers (nil when the run has no webhook URL, or when a retry policy
+// retries the attempt without an interim webhook).
 func (s *Server) finishLocked(r *run, f finish) *pendingDelivery {
 	now := s.now()
 	if f.status != skyvern.RunStatusCanceled {
@@ -215,15 +236,22 @@ func (s *Server) finishLocked(r *run, f finish) *pendingDelivery {
 	r.downloadedFiles = jsonArray{}
 	r.recordingURL = optionalString(f.recordingURL)
 	r.screenshotURLs = f.screenshotURLs
+	if _, send := s.endAttemptLocked(r, f); !send {
+		return nil
+	}
 	return s.pendingDeliveryLocked(r)
 }
 
-// autoAdvance drives one run for WithAutoAdvance. It stops as soon as a
-// test moves the run or the server closes.
-func (s *Server) autoAdvance(id string) {
+// autoAdvance drives one run (or one attempt, from queued) for
+// WithAutoAdvance. It stops as soon as a test moves the run or the server
+// closes.
+func (s *Server) autoAdvance(id string, from skyvern.RunStatus) {
 	step := s.cfg.autoStep
-	prev := skyvern.RunStatusCreated
+	prev := from
 	for _, next := range []skyvern.RunStatus{skyvern.RunStatusQueued, skyvern.RunStatusRunning} {
+		if next == from {
+			continue
+		}
 		if !s.sleep(s.ctx, step) || !s.autoMove(id, prev, next) {
 			return
 		}
@@ -232,7 +260,15 @@ func (s *Server) autoAdvance(id string) {
 	if !s.sleep(s.ctx, step) {
 		return
 	}
-	f, err := s.cfg.autoOutcome.finish()
+	s.mu.Lock()
+	r := s.runs[id]
+	if r == nil {
+		s.mu.Unlock()
+		return
+	}
+	snap, attempt := s.snapshotLocked(r), r.attemptNumber()
+	s.mu.Unlock()
+	f, err := s.cfg.autoOutcome(snap, attempt).finish()
 	if err != nil {
 		f = finish{status: skyvern.RunStatusFailed, failureReason: err.Error()}
 	}

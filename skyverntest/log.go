@@ -67,6 +67,9 @@ type WebhookDelivery struct {
 	RunID    string
 	URL      string
 	Attempts []DeliveryAttempt
+	// Interim marks the webhook of a workflow attempt that its retry
+	// policy retries (retry_pending true in the body).
+	Interim bool
 	// FailureReason is the webhook_failure_reason Skyvern stores: "" on
 	// success, otherwise "Webhook failed with status code ..." or "Webhook
 	// delivery failed before receiving a response: ...".
@@ -90,6 +93,11 @@ type RunSnapshot struct {
 	Output json.RawMessage
 	// MaxStepsOverride is the x-max-steps-override header of run_workflow.
 	MaxStepsOverride *int
+	// Attempt is the current attempt of a workflow run with a retry policy
+	// (1 for every other run); RetryPending tells that the run's terminal
+	// status will be followed by another attempt.
+	Attempt      int
+	RetryPending bool
 	// Request is the body of the request that created the run.
 	Request                                                []byte
 	CreatedAt, ModifiedAt, QueuedAt, StartedAt, FinishedAt time.Time
@@ -235,6 +243,7 @@ func (s *Server) snapshotLocked(r *run) RunSnapshot {
 	snap := RunSnapshot{
 		ID: r.id, Type: r.runType, Status: r.status,
 		WebhookURL: r.webhookURL, MaxStepsOverride: r.maxStepsOverride,
+		Attempt: r.attemptNumber(), RetryPending: r.retryPending,
 		Request:   append([]byte(nil), r.rawRequest...),
 		CreatedAt: r.createdAt, ModifiedAt: r.modifiedAt, QueuedAt: r.queuedAt, StartedAt: r.startedAt, FinishedAt: r.finishedAt,
 	}

@@ -28,7 +28,8 @@ type config struct {
 	seed            int64
 	deterministic   bool
 	autoStep        time.Duration
-	autoOutcome     Outcome
+	autoOutcome     func(run RunSnapshot, attempt int) Outcome
+	retryDelayScale float64
 	backoff         func(attempt int) time.Duration
 	timeScale       float64
 	deliveryTimeout time.Duration
@@ -44,6 +45,7 @@ func defaultConfig() config {
 		appURL:          DefaultAppURL,
 		clock:           time.Now,
 		timeScale:       1,
+		retryDelayScale: 1,
 		deliveryTimeout: 30 * time.Second,
 		replayTimeout:   60 * time.Second,
 	}
@@ -103,20 +105,43 @@ func WithDeterministicIDs(seed int64) Option {
 // WithAutoAdvance makes every new run move on its own: created -> queued ->
 // running -> final.Status, one step every step. A run that a test moves
 // itself (Pause, Complete, ...) is left alone from then on. final.Status
-// defaults to completed.
+// defaults to completed. Every run and every attempt ends the same way; use
+// WithAutoAdvanceFunc to vary it.
 func WithAutoAdvance(step time.Duration, final Outcome) Option {
+	if final.Status == "" {
+		final.Status = skyvern.RunStatusCompleted
+	}
+	if !final.Status.IsTerminal() {
+		return func(*config) {}
+	}
+	return WithAutoAdvanceFunc(step, func(RunSnapshot, int) Outcome { return final })
+}
+
+// WithAutoAdvanceFunc is WithAutoAdvance with the outcome chosen per run
+// and per attempt: outcome is called when the run (in the state of the
+// snapshot, Request included) is about to end its attempt number attempt
+// (from 1; later attempts come from a workflow's retry policy). An outcome
+// that is not terminal or cannot be encoded fails the run with the reason.
+// outcome may be called from several goroutines at once.
+func WithAutoAdvanceFunc(step time.Duration, outcome func(run RunSnapshot, attempt int) Outcome) Option {
 	return func(c *config) {
-		if step <= 0 {
-			return
-		}
-		if final.Status == "" {
-			final.Status = skyvern.RunStatusCompleted
-		}
-		if !final.Status.IsTerminal() {
+		if step <= 0 || outcome == nil {
 			return
 		}
 		c.autoStep = step
-		c.autoOutcome = final
+		c.autoOutcome = outcome
+	}
+}
+
+// WithRetryDelayScale multiplies the delay_seconds of workflow retry
+// policies, so tests need not wait for them while GetRun still reports
+// Skyvern's next_attempt_at. WithRetryDelayScale(0) starts retries at once;
+// StartNextAttempt starts one by hand.
+func WithRetryDelayScale(f float64) Option {
+	return func(c *config) {
+		if f >= 0 {
+			c.retryDelayScale = f
+		}
 	}
 }
 

@@ -76,6 +76,7 @@ func (s *Server) taskResponse(r *run, form responseForm) *taskRunResponse {
 		TOTPURL:                            req.TOTPURL,
 		IncludeActionHistoryInVerification: skyvern.Bool(false),
 		MaxScreenshotScrolls:               req.MaxScreenshotScrolls,
+		FileIDs:                            req.FileIDs,
 	}
 	if r.v2 != nil {
 		resp.AppURL = s.appURL("/runs/" + r.v2.workflowRunID)
@@ -114,6 +115,10 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 	resp := &workflowRunResponse{
 		runResponseBase: s.baseResponseLocked(r),
 		RunType:         string(skyvern.RunTypeWorkflowRun),
+		Attempt:         r.attemptNumber(),
+		RetryPending:    r.retryPending,
+		NextAttemptAt:   optionalTime(r.nextAttemptAt),
+		Attempts:        r.attemptsWire(),
 		RunWith:         workflowRunWith(r),
 		AIFallback:      req.AIFallback,
 	}
@@ -155,6 +160,8 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 		rebuilt.BrowserProfileID = resp.BrowserProfileID
 		rebuilt.BrowserSessionID = resp.BrowserSessionID
 		rebuilt.RunMetadata = req.RunMetadata
+		rebuilt.BrowserType = req.BrowserType
+		rebuilt.FileIDs = req.FileIDs
 		resp.RunRequest = &rebuilt
 	case formWebhook, formReplay:
 		// The webhook's WorkflowRunResponse leaves these at their defaults,

@@ -40,6 +40,13 @@ type run struct {
 	maxStepsOverride *int
 	rawRequest       []byte
 	manual           bool // a test moved it; auto-advance leaves it alone
+
+	// Workflow runs with a retry policy: the current attempt (from 1),
+	// every attempt so far, and whether another one is due.
+	attempt       int
+	attempts      []*attemptRecord
+	retryPending  bool
+	nextAttemptAt time.Time
 }
 
 // v2Backing holds the ids of the workflow run Skyvern creates for every task
@@ -217,6 +224,7 @@ func (s *Server) handleRunWorkflow(w http.ResponseWriter, r *http.Request, c *ca
 	case wf.WebhookCallbackURL != nil:
 		wr.webhookURL = strings.TrimSpace(*wf.WebhookCallbackURL)
 	}
+	wr.currentAttempt() // a run with a retry policy lists its first attempt at once
 	s.addRunLocked(wr)
 	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
 	s.mu.Unlock()
@@ -229,7 +237,7 @@ func (s *Server) addRunLocked(r *run) {
 	s.runOrder = append(s.runOrder, r)
 	if s.cfg.autoStep > 0 {
 		id := r.id
-		s.goLocked(func() { s.autoAdvance(id) })
+		s.goLocked(func() { s.autoAdvance(id, skyvern.RunStatusCreated) })
 	}
 	s.notifyLocked()
 }
@@ -294,6 +302,11 @@ func (s *Server) handleCancelRun(w http.ResponseWriter, _ *http.Request, c *call
 		writeDetail(w, http.StatusBadRequest, fmt.Sprintf(
 			"Invalid task status transition from %s to canceled for %s", r.status, id))
 		return
+	case r.retryPending:
+		// Cancelling between attempts revokes the retry: the run ends as
+		// canceled, with its final webhook.
+		r.manual = true
+		d = s.revokeRetryLocked(r)
 	case r.status.IsTerminal():
 		// A workflow (or task v2) run that already finished is left as it
 		// is, but its webhook goes out again with the current status.
@@ -350,11 +363,15 @@ func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolls"))
 	req.BrowserAddress = f.str("browser_address")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
+	req.FileIDs = f.stringList("file_ids", maxFileIDs)
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		return nil, nil, err
 	}
 	return req, f.errs, nil
 }
+
+// maxFileIDs is the server's limit on file_ids.
+const maxFileIDs = 50
 
 // parseWorkflowRunRequest validates a run_workflow body in
 // WorkflowRunRequest's field order; agent_id and workflow_id are aliases.
@@ -385,9 +402,14 @@ func parseWorkflowRunRequest(obj *jsonObject) (*workflowRunRequest, []validation
 	req.BrowserAddress = f.str("browser_address")
 	req.AIFallback = f.boolean("ai_fallback")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
+	req.BrowserType = f.enum("browser_type", browserTypes())
 	req.RunMetadata = dropReservedMetadata(optionalObject(f.stringMap("run_metadata")))
+	req.FileIDs = f.stringList("file_ids", maxFileIDs)
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		return nil, nil, err
+	}
+	if req.BrowserType != nil && len(f.errs) == 0 && (req.BrowserSessionID != nil || req.BrowserAddress != nil) {
+		f.modelError(obj, "browser_type cannot be combined with browser_session_id or browser_address")
 	}
 	return req, f.errs, nil
 }
@@ -405,14 +427,19 @@ func (f *fields) endRequest(obj *jsonObject, fresh bool, existing ...*string) *h
 	}
 	for _, e := range existing {
 		if e != nil {
-			const msg = "start_fresh_browser cannot be combined with browser_session_id, browser_profile_id or browser_address"
-			ctx := newObject()
-			ctx.set("error", jsonString(msg))
-			f.errs = append(f.errs, validationError{Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: obj, Ctx: ctx})
+			f.modelError(obj, "start_fresh_browser cannot be combined with browser_session_id, browser_profile_id or browser_address")
 			return nil
 		}
 	}
 	return nil
+}
+
+// modelError records the value_error a model validator raises for the
+// whole body.
+func (f *fields) modelError(obj *jsonObject, msg string) {
+	ctx := newObject()
+	ctx.set("error", jsonString(msg))
+	f.errs = append(f.errs, validationError{Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: obj, Ctx: ctx})
 }
 
 // optionalObject turns a nil *jsonObject into a nil jsonValue, so that it

@@ -284,10 +284,6 @@ func uniqueStrings(vs []string) map[string]bool {
 	return set
 }
 
-func runStatuses() []string {
-	return []string{"created", "queued", "running", "paused", "timed_out", "failed", "terminated", "completed", "canceled"}
-}
-
 func runTypes() []string {
 	return []string{
 		string(skyvern.RunTypeTaskV1), string(skyvern.RunTypeTaskV2), string(skyvern.RunTypeTaskV3),

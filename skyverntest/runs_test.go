@@ -24,15 +24,16 @@ var (
 		browser_session_id browser_profile_id max_screenshot_scrolls script_run errors step_count`)
 	wantTaskKeys        = append(append([]string(nil), wantBaseKeys...), "run_type", "run_request")
 	wantWorkflowRunKeys = append(append([]string(nil), wantBaseKeys...),
-		"run_type", "run_with", "ai_fallback", "script_id", "browser_seed_source", "run_request")
+		"run_type", "attempt", "retry_pending", "next_attempt_at", "attempts",
+		"run_with", "ai_fallback", "script_id", "browser_seed_source", "run_request")
 	wantTaskRequestKeys = strings.Fields(`prompt url engine title proxy_location data_extraction_schema
 		error_code_mapping max_steps webhook_url totp_identifier totp_url browser_session_id browser_profile_id
 		start_fresh_browser model extra_http_headers cdp_connect_headers publish_workflow
-		include_action_history_in_verification max_screenshot_scrolls browser_address run_with`)
+		include_action_history_in_verification max_screenshot_scrolls browser_address run_with file_ids`)
 	wantWorkflowRequestKeys = strings.Fields(`workflow_id parameters title proxy_location webhook_url totp_url
 		totp_identifier browser_session_id reuse_browser_session browser_profile_id start_fresh_browser
 		max_screenshot_scrolls max_elapsed_time_minutes extra_http_headers cdp_connect_headers browser_address
-		ai_fallback run_with run_metadata`)
+		ai_fallback run_with browser_type run_metadata file_ids`)
 )
 
 func assertKeys(t *testing.T, want []string, raw []byte, what string) {

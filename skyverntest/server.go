@@ -28,6 +28,8 @@ var (
 	ErrInvalidStatus = errors.New("skyverntest: invalid status")
 	// ErrServerClosed means Close was called while waiting.
 	ErrServerClosed = errors.New("skyverntest: server closed")
+	// ErrNoRetryPending means the run has no retry waiting to start.
+	ErrNoRetryPending = errors.New("skyverntest: no retry pending")
 )
 
 // Server is an in-process fake of the Skyvern API on a loopback httptest

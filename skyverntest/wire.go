@@ -43,6 +43,10 @@ type taskRunResponse struct {
 type workflowRunResponse struct {
 	runResponseBase
 	RunType           string              `json:"run_type"`
+	Attempt           int                 `json:"attempt"`
+	RetryPending      bool                `json:"retry_pending"`
+	NextAttemptAt     skyvern.Time        `json:"next_attempt_at"`
+	Attempts          []runAttemptWire    `json:"attempts"`
 	RunWith           string              `json:"run_with"`
 	AIFallback        *bool               `json:"ai_fallback"`
 	ScriptID          *string             `json:"script_id"`
@@ -75,6 +79,7 @@ type taskRunRequest struct {
 	MaxScreenshotScrolls               *int      `json:"max_screenshot_scrolls"`
 	BrowserAddress                     *string   `json:"browser_address"`
 	RunWith                            *string   `json:"run_with"`
+	FileIDs                            []string  `json:"file_ids"`
 }
 
 // workflowRunRequest is WorkflowRunRequest, serialized with workflow_id.
@@ -97,7 +102,9 @@ type workflowRunRequest struct {
 	BrowserAddress        *string   `json:"browser_address"`
 	AIFallback            *bool     `json:"ai_fallback"`
 	RunWith               *string   `json:"run_with"`
+	BrowserType           *string   `json:"browser_type"`
 	RunMetadata           jsonValue `json:"run_metadata"`
+	FileIDs               []string  `json:"file_ids"`
 }
 
 // workflowWire is Workflow; agent_id is Pydantic's computed field, last.
@@ -122,6 +129,7 @@ type workflowWire struct {
 	BrowserProfileID         *string            `json:"browser_profile_id"`
 	BrowserProfileKey        *string            `json:"browser_profile_key"`
 	Model                    jsonValue          `json:"model"`
+	BrowserType              *string            `json:"browser_type"`
 	Status                   string             `json:"status"`
 	MaxScreenshotScrolls     *int               `json:"max_screenshot_scrolls"`
 	MaxElapsedTimeMinutes    *int               `json:"max_elapsed_time_minutes"`
@@ -149,13 +157,14 @@ type workflowWire struct {
 
 // workflowDefinition is the stored WorkflowDefinition.
 type workflowDefinition struct {
-	Version              int       `json:"version"`
-	Parameters           jsonValue `json:"parameters"`
-	Blocks               jsonValue `json:"blocks"`
-	FinallyBlockLabel    *string   `json:"finally_block_label"`
-	ErrorCodeMapping     jsonValue `json:"error_code_mapping"`
-	WorkflowSystemPrompt *string   `json:"workflow_system_prompt"`
-	CompletionContract   jsonValue `json:"completion_contract"`
+	Version              int              `json:"version"`
+	Parameters           jsonValue        `json:"parameters"`
+	Blocks               jsonValue        `json:"blocks"`
+	FinallyBlockLabel    *string          `json:"finally_block_label"`
+	ErrorCodeMapping     jsonValue        `json:"error_code_mapping"`
+	WorkflowSystemPrompt *string          `json:"workflow_system_prompt"`
+	CompletionContract   jsonValue        `json:"completion_contract"`
+	RetryPolicy          *retryPolicyWire `json:"retry_policy"`
 }
 
 // legacyTaskResponse is TaskResponse minus request: the first half of a task

@@ -61,6 +61,7 @@ func parseWorkflowDefinition(obj *jsonObject, loc ...any) (*workflowWire, []vali
 	wf.BrowserProfileID = f.str("browser_profile_id")
 	wf.BrowserProfileKey = f.str("browser_profile_key")
 	wf.Model = optionalObject(f.object("model"))
+	wf.BrowserType = f.enum("browser_type", browserTypes())
 	wf.WorkflowDefinition = f.definition("workflow_definition")
 	wf.IsSavedTask = f.flag("is_saved_task", false)
 	wf.MaxScreenshotScrolls = f.integer("max_screenshot_scrolls")
@@ -119,6 +120,7 @@ func (f *fields) definition(key string) workflowDefinition {
 	def.ErrorCodeMapping = optionalObject(d.stringMap("error_code_mapping"))
 	def.WorkflowSystemPrompt = d.str("workflow_system_prompt")
 	def.CompletionContract = optionalObject(d.object("completion_contract"))
+	def.RetryPolicy = d.retryPolicy("retry_policy")
 	f.errs = append(f.errs, d.errs...)
 	return def
 }

@@ -19,14 +19,14 @@ import (
 var wantWorkflowKeys = strings.Fields(`workflow_id organization_id title workflow_permanent_id version
 	is_saved_task is_template description workflow_definition proxy_location webhook_callback_url
 	totp_verification_url totp_identifier persist_browser_session reuse_browser_session mask_secrets
-	pin_saved_session_ip browser_profile_id browser_profile_key model status max_screenshot_scrolls
+	pin_saved_session_ip browser_profile_id browser_profile_key model browser_type status max_screenshot_scrolls
 	max_elapsed_time_minutes extra_http_headers cdp_connect_headers run_with ai_fallback cache_key
 	adaptive_caching enable_self_healing code_version generate_script_on_terminal run_sequentially
 	sequential_key folder_id import_error created_by edited_by copilot_authored created_at modified_at
 	deleted_at agent_id`)
 
 var wantDefinitionKeys = strings.Fields(`version parameters blocks finally_block_label error_code_mapping
-	workflow_system_prompt completion_contract`)
+	workflow_system_prompt completion_contract retry_policy`)
 
 const invoiceDefinition = `{"json_definition":{"title":"Invoice Downloader",
 	"webhook_callback_url":"https://your-server.com/webhook",
