@@ -197,20 +197,19 @@ func (rc *receiver) readBody(rw http.ResponseWriter, r *http.Request, mac io.Wri
 	}
 	src := io.TeeReader(http.MaxBytesReader(rw, r.Body, rc.cfg.maxBody), mac)
 	memLimit := min(rc.cfg.memBody, rc.cfg.maxBody)
-	if r.ContentLength >= 0 && r.ContentLength <= memLimit {
-		// A trusted length, and one more byte so that EOF needs no
-		// second piece; a body longer than announced is cut by net/http.
-		mem, err := readAll(src, int(r.ContentLength)+1, memLimit)
-		if err != nil {
-			return nil, err
-		}
-		return &receivedBody{mem: mem, size: int64(len(mem))}, nil
-	}
 	var head [][]byte
-	if r.ContentLength < 0 {
-		// Unknown length: hold the start in memory, where most bodies
-		// end, and spill only if it grows past the limit.
-		mem, err := readAll(src, 0, memLimit)
+	if r.ContentLength <= memLimit {
+		// Most bodies end within the memory limit: read them into memory
+		// and spill only one that grows past it (a body of unknown length,
+		// or one longer than announced when a caller hands the handler a
+		// request of its own). A length sizes the first piece (plus one
+		// byte, so that EOF needs no second piece), but is trusted for no
+		// more than 1 MiB before the bytes arrive.
+		first := 0
+		if r.ContentLength >= 0 {
+			first = int(min(r.ContentLength, 1<<20)) + 1
+		}
+		mem, err := readAll(src, first, memLimit)
 		if err == nil {
 			return &receivedBody{mem: mem, size: int64(len(mem))}, nil
 		}

@@ -222,6 +222,9 @@ func TestHandlerSpilledDelivery(t *testing.T) {
 				whole, err := io.ReadAll(p.Large.Reader())
 				require.NoError(t, err)
 				assert.True(t, bytes.Equal(body, whole), "the whole body reads back as signed")
+				whole, err = io.ReadAll(p.RawReader())
+				require.NoError(t, err)
+				assert.True(t, bytes.Equal(body, whole))
 				assert.Equal(t, int64(len(body)), p.Large.Size())
 				return nil
 			}, WithMemoryBodyBytes(16<<10), WithSpillDir(dir))
@@ -258,6 +261,9 @@ func TestHandlerSmallDeliveryIsNotSpilled(t *testing.T) {
 		require.Equal(t, http.StatusOK, serve(h, r).Code)
 		assert.False(t, got.Spilled())
 		assert.Equal(t, string(body), string(got.Raw))
+		whole, err := io.ReadAll(got.RawReader())
+		require.NoError(t, err)
+		assert.Equal(t, string(body), string(whole))
 		_, ok := got.LargeValue("output")
 		assert.False(t, ok)
 	}
@@ -429,4 +435,34 @@ func TestHandlerMaxBodyIsTheOnlyRefusalForSize(t *testing.T) {
 		assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
 	}
 	assert.Equal(t, int32(2), c.calls.Load(), "each body at the cap is processed")
+}
+
+// BenchmarkHandlerLargeBody sends one 3 MiB workflow delivery (output,
+// outputs and run_request of 1 MiB each) through Handler, held in memory
+// (the baseline) or spilled to a file in a temporary directory. The
+// repeats are duplicates, so fn runs once; reading, verifying and decoding
+// are measured on every request.
+func BenchmarkHandlerLargeBody(b *testing.B) {
+	body, _ := largeDelivery("wr_bench", 1<<20)
+	sig := Sign(body, testKey)
+	for _, mode := range []struct {
+		name string
+		mem  int64
+	}{{"memory", int64(len(body))}, {"spilled", 1 << 20}} {
+		b.Run(mode.name, func(b *testing.B) {
+			h := mustWebhook(b, testKey).Handler(func(context.Context, *WebhookPayload) error { return nil },
+				WithMemoryBodyBytes(mode.mem), WithSpillDir(b.TempDir()))
+			w := &benchWriter{h: http.Header{}}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := httptest.NewRequest(http.MethodPost, "/skyvern/webhook", bytes.NewReader(body))
+				r.Header.Set(SignatureHeader, sig)
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+		})
+	}
 }

@@ -85,6 +85,17 @@ func (f bodyFile) ReadAt(p []byte, off int64) (int, error) {
 // nil.
 func (p *WebhookPayload) Spilled() bool { return p.Large != nil }
 
+// RawReader returns a reader over the raw body as received, the bytes that
+// Skyvern signed, whether it is held in memory (Raw) or was spilled to disk
+// (Large). Prefer it to Raw where a body may be large: persist a delivery
+// with it, for example, and process it later from your own storage.
+func (p *WebhookPayload) RawReader() io.Reader {
+	if p.Large != nil {
+		return p.Large.Reader()
+	}
+	return bytes.NewReader(p.Raw)
+}
+
 // LargeValue returns a reader over the raw JSON of the top-level field name
 // of a spilled payload, if that value was left on disk (see LargeBody.Value).
 // It returns false for payloads that were not spilled.
