@@ -289,7 +289,11 @@ func (rc *receiver) readFailed(rw http.ResponseWriter, r *http.Request, err erro
 	case errors.As(err, &tooBig):
 		rc.tooLarge(rw, r)
 	case errors.As(err, &spillErr):
-		rc.log(r.Context(), slog.LevelError, "skyvern: cannot store webhook body", "error", err, "dir", rc.cfg.spillDir)
+		dir := rc.cfg.spillDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		rc.log(r.Context(), slog.LevelError, "skyvern: cannot store webhook body", "error", err, "dir", dir)
 		rw.Header().Set("Retry-After", strconv.Itoa(int(busyRetryAfter.Seconds())))
 		http.Error(rw, "cannot store request body, retry later", http.StatusServiceUnavailable)
 	case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):

@@ -1,11 +1,13 @@
 package skyvern
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +17,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -465,4 +469,75 @@ func BenchmarkHandlerLargeBody(b *testing.B) {
 			}
 		})
 	}
+}
+
+// memSpill is a spill file in memory, for decoding tests.
+type memSpill struct{ *bytes.Reader }
+
+func (memSpill) Write(p []byte) (int, error) { return len(p), nil }
+func (memSpill) Close() error                { return nil }
+
+// FuzzSpilledDecode checks that a body decoded from a spill file, with a
+// budget that keeps every value in memory, gives the payload that the
+// in-memory decoding gives, and the same verdict on bad bodies.
+func FuzzSpilledDecode(f *testing.F) {
+	for _, s := range []string{
+		string(deliveryBody("tsk_1", RunStatusCompleted)),
+		`{"run_id":"wr_1","status":"failed","output":null,"outputs":{"a":[1,2.5,"x"]},"run_request":{"k":true}}`,
+		`{"RUN_ID":"tsk_case","run_id":"tsk_2","step_count":3,"step_count":4}`,
+		`{"task_id":"tsk_v2_1","created_at":"2026-01-31T15:20:42","finished_at":null}`,
+		`{"run_id":"tsk_3","created_at":"yesterday"}`,
+		`{"run_id":"tsk_4","step_count":"three"}`,
+		`{"status":"completed"}`, `[]`, `null`, `{"run_id":"tsk_5"} x`, `{"run_id":"a\u0062"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, wantErr := decodePayload(append([]byte(nil), body...))
+		got, err := decodeSpilled(&receivedBody{file: memSpill{bytes.NewReader(body)}, size: int64(len(body))}, 1<<20)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("spilled: %v; in memory: %v", err, wantErr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformedPayload) {
+				t.Fatalf("not a payload error: %v", err)
+			}
+			return
+		}
+		if len(got.Large.Names()) > 0 {
+			t.Skip("a value over the inline size") // only in long inputs
+		}
+		if !got.Spilled() || got.Raw != nil {
+			t.Fatalf("not marked spilled")
+		}
+		got.Large, want.Raw = nil, nil
+		if diff := cmp.Diff(want, got, payloadCmp); diff != "" {
+			t.Fatalf("(-in memory +spilled):\n%s", diff)
+		}
+	})
+}
+
+func TestHandlerAnswers408OnServerReadTimeout(t *testing.T) {
+	t.Parallel()
+	body := deliveryBody("tsk_slow", RunStatusCompleted)
+	var c countingFn
+	srv := httptest.NewUnstartedServer(mustWebhook(t, testKey).Handler(c.fn))
+	srv.Config.ReadTimeout = 100 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	head := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s: %s\r\n\r\n", len(body), SignatureHeader, Sign(body, testKey))
+	_, err = io.WriteString(conn, head)
+	require.NoError(t, err)
+	_, err = conn.Write(body[:len(body)/2]) // and then nothing, until the server gives up
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	assert.Zero(t, c.calls.Load())
 }
