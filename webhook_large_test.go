@@ -103,12 +103,9 @@ func TestHandlerHugeDelivery(t *testing.T) {
 			assert.NoError(t, fnErr)
 			assert.Less(t, use.peak, uint64(16<<20), "%v", use)
 			lines = append(lines, fmt.Sprintf("webhook_huge[%s]: %d %v", tt.name, status, use))
-			if tt.want == http.StatusOK {
-				assert.Equal(t, int32(1), calls.Load())
-				// Skyvern's retry or a replay of the same event: answered,
-				// not processed again.
-				assert.Equal(t, http.StatusOK, postStream(t, srv.URL, tt.signature, d.body(), d.size(), tt.withLength))
-			}
+			// Redeliveries of a spilled event are deduplicated like any
+			// other (TestHandlerSpilledDelivery); one 100 MiB pass is
+			// enough here.
 			want := int32(0)
 			if tt.want == http.StatusOK {
 				want = 1

@@ -10,6 +10,7 @@ package jsonspan
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -379,10 +380,7 @@ func (s *scanner) skipString() error {
 			return err
 		}
 		buf, _ := s.r.Peek(s.r.Buffered())
-		i := 0
-		for i < len(buf) && buf[i] != '"' && buf[i] != '\\' && buf[i] >= 0x20 {
-			i++
-		}
+		i := plainPrefix(buf)
 		s.take(i)
 		if i == len(buf) {
 			continue
@@ -484,6 +482,34 @@ func (s *scanner) digits(required bool) error {
 		return s.fail("bad number")
 	}
 	return nil
+}
+
+// plainPrefix returns the length of the run at the start of b that holds
+// no quote, backslash or control character: the bytes a string takes
+// as they are. It tests eight bytes at a time, which matters for strings
+// of many megabytes (several times faster, and far more under the race
+// detector, which instruments every load).
+func plainPrefix(b []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		quote := w ^ (ones * '"')
+		backslash := w ^ (ones * '\\')
+		// A byte of the word is zero, or below 0x20, exactly when its
+		// high bit survives these (the classic "has zero byte" tests).
+		special := (quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w
+		if special&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		i++
+	}
+	return i
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -104,3 +104,28 @@ func FuzzMembers(f *testing.F) {
 		check(t, doc, budget%4096, maxValue%4096)
 	})
 }
+
+func TestPlainPrefix(t *testing.T) {
+	t.Parallel()
+	naive := func(b []byte) int {
+		i := 0
+		for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+			i++
+		}
+		return i
+	}
+	// Every byte value at every place of a 20-byte run of plain bytes,
+	// with plain neighbours that sit next to the special ones (0x21, 0x23,
+	// 0x5b, 0x5d, 0x20, 0x80, 0xff) so that borrows between bytes show.
+	for _, fill := range []byte{'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x80, 0xff} {
+		for pos := 0; pos < 20; pos++ {
+			for v := 0; v < 256; v++ {
+				b := bytes.Repeat([]byte{fill}, 20)
+				b[pos] = byte(v)
+				for start := 0; start < 8; start++ {
+					require.Equal(t, naive(b[start:]), plainPrefix(b[start:]), "fill %#x, byte %#x at %d", fill, v, pos)
+				}
+			}
+		}
+	}
+}
