@@ -23,8 +23,9 @@ func (e *overLimitError) Error() string        { return errOverLimit.Error() }
 func (e *overLimitError) Is(target error) bool { return target == errOverLimit }
 
 // readAll reads r to EOF, or fails with an *overLimitError (matching
-// errOverLimit) as soon as more than limit bytes have arrived; the caller should also bound r
-// (io.LimitReader, http.MaxBytesReader) so no piece reads past the limit.
+// errOverLimit) as soon as more than limit bytes have arrived; the caller
+// should also bound r (io.LimitReader, http.MaxBytesReader) so no piece
+// reads past the limit.
 //
 // A single buffer that doubles, as in io.ReadAll or bytes.Buffer, holds up
 // to three times the body while it grows (old and new buffer during the
