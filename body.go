@@ -8,12 +8,24 @@ import (
 // maxReadPiece bounds the pieces readAll collects.
 const maxReadPiece = 1 << 20
 
-// errOverLimit is readAll's report of a body longer than its limit.
+// errOverLimit is readAll's report of a body longer than its limit; the
+// error itself is an *overLimitError.
 var errOverLimit = errors.New("skyvern: body over the limit")
 
-// readAll reads r to EOF, or fails with errOverLimit as soon as more than
-// limit bytes have arrived; the caller should also bound r
-// (io.LimitReader, http.MaxBytesReader) so no piece reads past the limit.
+// overLimitError is readAll's error for a body longer than its limit. It
+// holds what was read, so that a caller may carry on elsewhere (spill the
+// rest to disk) without losing the bytes already taken from the reader.
+type overLimitError struct {
+	pieces [][]byte // in order; together a little more than the limit
+}
+
+func (e *overLimitError) Error() string        { return errOverLimit.Error() }
+func (e *overLimitError) Is(target error) bool { return target == errOverLimit }
+
+// readAll reads r to EOF, or fails with an *overLimitError (matching
+// errOverLimit) as soon as more than limit bytes have arrived; the caller
+// should also bound r (io.LimitReader, http.MaxBytesReader) so no piece
+// reads past the limit.
 //
 // A single buffer that doubles, as in io.ReadAll or bytes.Buffer, holds up
 // to three times the body while it grows (old and new buffer during the
@@ -31,7 +43,7 @@ func readAll(r io.Reader, first int, limit int64) ([]byte, error) {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if total+int64(len(buf)) > limit {
-			return nil, errOverLimit
+			return nil, &overLimitError{pieces: append(full, buf)}
 		}
 		if err == io.EOF {
 			break

@@ -213,27 +213,31 @@ func TestReliabilityResourceBounds(t *testing.T) {
 	t.Run("huge webhook", func(t *testing.T) {
 		wh, err := skyvern.NewWebhook(testAPIKey)
 		require.NoError(t, err)
+		// Under the default cap the forgery is read to its end (spilled
+		// to disk, never held) before its signature can be judged.
 		tests := []struct {
 			name       string
 			opts       []skyvern.HandlerOption
 			withLength bool
+			want       int
 			maxPeak    uint64
 		}{
-			{"with Content-Length, default cap", nil, true, 16e6},
-			{"chunked, 4 MiB cap", []skyvern.HandlerOption{skyvern.WithMaxBodyBytes(4 * mib)}, false, 16e6},
-			{"chunked, default cap", nil, false, 50e6},
+			{"with Content-Length, default cap", nil, true, http.StatusUnauthorized, 16e6},
+			{"chunked, 4 MiB cap", []skyvern.HandlerOption{skyvern.WithMaxBodyBytes(4 * mib)}, false, http.StatusRequestEntityTooLarge, 16e6},
+			{"chunked, default cap", nil, false, http.StatusUnauthorized, 16e6},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				var calls atomic.Int32
+				opts := append([]skyvern.HandlerOption{skyvern.WithSpillDir(t.TempDir())}, tt.opts...)
 				srv := httptest.NewServer(wh.Handler(func(context.Context, *skyvern.WebhookPayload) error {
 					calls.Add(1)
 					return nil
-				}, tt.opts...))
+				}, opts...))
 				t.Cleanup(srv.Close)
 				var status int
 				use := measureHeap(func() { status = postHuge(t, srv.URL, tt.withLength) })
-				assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+				assert.Equal(t, tt.want, status)
 				assert.Zero(t, calls.Load())
 				assert.Less(t, use.peak, tt.maxPeak, "%v", use)
 				lines = append(lines, fmt.Sprintf("webhook_100MiB[%s]: %d %v", tt.name, status, use))
@@ -249,6 +253,14 @@ func TestReliabilityResourceBounds(t *testing.T) {
 // answers before the upload ends. It returns the status.
 func postHuge(t *testing.T, serverURL string, withLength bool) int {
 	t.Helper()
+	body := newPatternReader(`{"run_id":"tsk_1","output":"`, "0123456789abcdef", hugeBody)
+	return postStream(t, serverURL, strings.Repeat("ab", 32), body, hugeBody, withLength)
+}
+
+// postStream sends body (size bytes, signed with signature) as postHuge
+// does, with a Content-Length or chunked, and returns the status.
+func postStream(t *testing.T, serverURL, signature string, body io.Reader, size int64, withLength bool) int {
+	t.Helper()
 	addr := strings.TrimPrefix(serverURL, "http://")
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -256,15 +268,15 @@ func postHuge(t *testing.T, serverURL string, withLength bool) int {
 	require.NoError(t, conn.SetDeadline(time.Now().Add(time.Minute)))
 
 	head := "POST / HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\n" +
-		skyvern.SignatureHeader + ": " + strings.Repeat("ab", 32) + "\r\n"
+		skyvern.SignatureHeader + ": " + signature + "\r\n"
 	if withLength {
-		head += "Content-Length: " + strconv.Itoa(hugeBody) + "\r\n\r\n"
+		head += "Content-Length: " + strconv.FormatInt(size, 10) + "\r\n\r\n"
 	} else {
 		head += "Transfer-Encoding: chunked\r\n\r\n"
 	}
 	writeDone := make(chan error, 1)
 	go func() {
-		writeDone <- writeHuge(conn, head, withLength)
+		writeDone <- writeHuge(conn, head, body, withLength)
 	}()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
@@ -274,14 +286,13 @@ func postHuge(t *testing.T, serverURL string, withLength bool) int {
 	return resp.StatusCode
 }
 
-// writeHuge writes the request head and a 100 MiB body, chunked or not, and
-// returns the first error (the server hanging up, normally).
-func writeHuge(conn net.Conn, head string, withLength bool) error {
+// writeHuge writes the request head and body, chunked or not, and returns
+// the first error (the server hanging up, normally).
+func writeHuge(conn net.Conn, head string, body io.Reader, withLength bool) error {
 	w := bufio.NewWriterSize(conn, 64<<10)
 	if _, err := io.WriteString(w, head); err != nil {
 		return err
 	}
-	body := newPatternReader(`{"run_id":"tsk_1","output":"`, "0123456789abcdef", hugeBody)
 	buf := make([]byte, 32<<10)
 	for {
 		n, readErr := body.Read(buf)

@@ -179,7 +179,7 @@ func attacks(hc *http.Client, key string, maxBody int, n int) []attack {
 			attack{"forged_no_signature", http.StatusUnauthorized, postWith(hc, body, http.Header{"Content-Type": {"application/json"}}, false)},
 			attack{"forged_malformed_signature", http.StatusUnauthorized, postWith(hc, body, withSig("sha256="+strings.Repeat("z", 64)), false)},
 			attack{"truncated_after_signing", http.StatusUnauthorized, postWith(hc, body[:len(body)/2], signed(body, key), false)},
-			attack{"short_body_then_eof", http.StatusBadRequest, sendShortBody(body, key)},
+			attack{"short_body_then_eof", http.StatusServiceUnavailable, sendShortBody(body, key)},
 			attack{"oversized", http.StatusRequestEntityTooLarge, postWith(hc, big, signed(big, key), false)},
 			attack{"oversized_chunked", http.StatusRequestEntityTooLarge, postWith(hc, big, signed(big, key), true)},
 			attack{"malformed_not_json", http.StatusBadRequest, postWith(hc, []byte("run finished, all good"), signed([]byte("run finished, all good"), key), false)},

@@ -14,9 +14,12 @@ import (
 
 // Defaults of the HTTP handlers.
 const (
-	// DefaultMaxBodyBytes caps a webhook body. Payloads carry the run's
-	// output, which can reach megabytes for workflows.
-	DefaultMaxBodyBytes int64 = 32 << 20
+	// DefaultMaxBodyBytes caps a webhook body: the one size a handler
+	// refuses (413, which Skyvern does not retry), so it is far above any
+	// real delivery. Workflow payloads carry the output twice and have
+	// reached tens of megabytes; bodies over the memory limit
+	// (DefaultMemoryBodyBytes) are spilled to disk, not held in memory.
+	DefaultMaxBodyBytes int64 = 1 << 30
 	// DefaultBusyWait is how long a duplicate delivery waits for the worker
 	// that holds its event, well inside Skyvern's delivery timeout.
 	DefaultBusyWait = 5 * time.Second
@@ -31,10 +34,15 @@ type HandlerOption func(*handlerConfig)
 type handlerConfig struct {
 	store    IdempotencyStore
 	maxBody  int64
-	busyWait time.Duration
-	logger   *slog.Logger
-	notify   []func(*WebhookPayload)
-	interim  func(context.Context, *WebhookPayload) error
+	memBody  int64  // held in memory; the rest of a body spills
+	spillDir string // "" is os.TempDir()
+	// createSpill makes spill files; nil is createSpillFile. Tests
+	// replace it to simulate a full disk.
+	createSpill func(dir string) (spillFile, error)
+	busyWait    time.Duration
+	logger      *slog.Logger
+	notify      []func(*WebhookPayload)
+	interim     func(context.Context, *WebhookPayload) error
 }
 
 // WithIdempotencyStore sets the store that records processed events. The
@@ -49,11 +57,13 @@ func WithIdempotencyStore(s IdempotencyStore) HandlerOption {
 	}
 }
 
-// WithMaxBodyBytes caps the request body; larger requests get 413. The
+// WithMaxBodyBytes caps the request body; larger requests get 413, which
+// Skyvern does not retry, so a genuine delivery over the cap is lost. The
 // default is DefaultMaxBodyBytes for webhooks and 64 KiB for TOTP requests.
 // n <= 0 keeps the default. A body whose Content-Length is over the cap is
-// refused unread; a chunked one is refused once the cap is read, so the cap
-// is also what one request may make the handler buffer.
+// refused unread; a chunked one is refused once the cap is read. A webhook
+// body is held in memory only up to WithMemoryBodyBytes and spilled to
+// disk beyond; a TOTP request is held in memory whole.
 func WithMaxBodyBytes(n int64) HandlerOption {
 	return func(c *handlerConfig) {
 		if n > 0 {
@@ -141,11 +151,14 @@ type receiver struct {
 // newReceiver applies opts; events names entry points that deduplicate, and
 // so need a store.
 func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOption) *receiver {
-	cfg := handlerConfig{maxBody: defaultMaxBody, busyWait: DefaultBusyWait}
+	cfg := handlerConfig{maxBody: defaultMaxBody, memBody: DefaultMemoryBodyBytes, busyWait: DefaultBusyWait}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
 		}
+	}
+	if !events {
+		cfg.memBody = cfg.maxBody // questions are small: never spilled
 	}
 	if events && cfg.store == nil {
 		cfg.store = NewMemoryStore()
@@ -157,9 +170,13 @@ func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOp
 // fn once per event. It answers:
 //
 //   - 405 with an Allow header for methods other than POST;
-//   - 413 for bodies over the cap (WithMaxBodyBytes);
 //   - 401 when the signature (or, with a tolerance, the timestamp) does not
-//     verify, with a body that does not say why;
+//     verify, with a body that does not say why; a request whose header
+//     cannot verify is refused before its body is read;
+//   - 413 for bodies over the cap (WithMaxBodyBytes);
+//   - 408 when reading the body timed out, and 503 when it failed otherwise
+//     (a broken connection) or could not be stored (see WithSpillDir), so
+//     that Skyvern delivers again;
 //   - 400 when an authentic body is not a valid payload;
 //   - 500 when fn returns an error, so Skyvern delivers again;
 //   - 503 with Retry-After when another worker still holds the event after
@@ -194,12 +211,21 @@ func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOp
 // processed even after an interim failed of attempt 1; deliveries from
 // servers without retry policies keep the keys of earlier versions.
 //
+// A body larger than WithMemoryBodyBytes is verified as it streams to a
+// temporary file and reaches fn as a spilled payload (see
+// WebhookPayload.Spilled), whose large values fn reads from disk; the file
+// is removed when the handler returns.
+//
 // fn may be nil when only the WithNotify hook is wanted.
 func (w *Webhook) Handler(fn func(context.Context, *WebhookPayload) error, opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, DefaultMaxBodyBytes, true, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		p, ok := rc.receive(rw, r)
-		if !ok || rc.interimDelivery(rw, r, p) {
+		if !ok {
+			return
+		}
+		defer p.Large.close() // also when fn panics
+		if rc.interimDelivery(rw, r, p) {
 			return
 		}
 		res := rc.once(r.Context(), p, func(ctx context.Context) error {
@@ -222,17 +248,27 @@ func (w *Webhook) Handler(fn func(context.Context, *WebhookPayload) error, opts 
 // duplicates of an event already done (the middleware answers 200), nor
 // for the interim deliveries of retried workflows, which go to
 // WithInterimHook as in Handler.
+//
+// A spilled payload's body is read from its temporary file, which is
+// removed when the middleware returns.
 func (w *Webhook) Middleware(next http.Handler, opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, DefaultMaxBodyBytes, true, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		p, ok := rc.receive(rw, r)
-		if !ok || rc.interimDelivery(rw, r, p) {
+		if !ok {
+			return
+		}
+		defer p.Large.close()
+		if rc.interimDelivery(rw, r, p) {
 			return
 		}
 		res := rc.once(r.Context(), p, func(ctx context.Context) error {
 			r2 := r.WithContext(context.WithValue(ctx, payloadContextKey{}, p))
-			r2.Body = io.NopCloser(bytes.NewReader(p.Raw))
-			r2.ContentLength = int64(len(p.Raw))
+			if p.Large != nil {
+				r2.Body, r2.ContentLength = io.NopCloser(p.Large.Reader()), p.Large.Size()
+			} else {
+				r2.Body, r2.ContentLength = io.NopCloser(bytes.NewReader(p.Raw)), int64(len(p.Raw))
+			}
 			rec := &statusRecorder{ResponseWriter: rw}
 			next.ServeHTTP(rec, r2)
 			if rec.status >= 300 {
@@ -296,65 +332,34 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// readVerified reads the capped body and verifies it. On failure it has
-// already answered and returns false.
-func (rc *receiver) readVerified(rw http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.Method != http.MethodPost {
-		rw.Header().Set("Allow", http.MethodPost)
-		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
-		return nil, false
-	}
-	body, err := readCapped(rw, r, rc.cfg.maxBody)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			rc.log(r.Context(), slog.LevelWarn, "skyvern: webhook body too large", "limit", rc.cfg.maxBody)
-			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
-			return nil, false
-		}
-		rc.log(r.Context(), slog.LevelWarn, "skyvern: cannot read webhook body", "error", err)
-		http.Error(rw, "cannot read request body", http.StatusBadRequest)
-		return nil, false
-	}
-	if err := rc.wh.Verify(body, r.Header); err != nil {
-		rc.log(r.Context(), slog.LevelWarn, "skyvern: rejected webhook", "error", err, "remote_addr", r.RemoteAddr)
-		http.Error(rw, "unauthorized", http.StatusUnauthorized)
-		return nil, false
-	}
-	return body, true
-}
-
 // receive reads, verifies and decodes a delivery. On failure it has already
-// answered and returns false.
+// answered and returns false; on success the caller must close p.Large.
 func (rc *receiver) receive(rw http.ResponseWriter, r *http.Request) (*WebhookPayload, bool) {
 	body, ok := rc.readVerified(rw, r)
 	if !ok {
 		return nil, false
 	}
-	p, err := decodePayload(body)
-	if err != nil {
+	var (
+		p   *WebhookPayload
+		err error
+	)
+	if body.file == nil {
+		p, err = decodePayload(body.mem)
+	} else {
+		p, err = decodeSpilled(body, rc.cfg.memBody)
+	}
+	if err == nil {
+		return p, true
+	}
+	body.close()
+	if errors.Is(err, ErrMalformedPayload) {
 		rc.log(r.Context(), slog.LevelError, "skyvern: undecodable webhook", "error", err)
 		http.Error(rw, "malformed payload", http.StatusBadRequest)
 		return nil, false
 	}
-	return p, true
-}
-
-// readCapped reads the whole body, refusing more than limit bytes. It sizes
-// its buffer from Content-Length, but never trusts it for more than 1 MiB
-// before the bytes arrive.
-func readCapped(rw http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	if r.Body == nil {
-		return nil, nil
-	}
-	first := 0
-	if r.ContentLength > 0 {
-		first = int(min(r.ContentLength, 1<<20)) + 1
-	}
-	return readAll(http.MaxBytesReader(rw, r.Body, limit), first, limit)
+	rc.log(r.Context(), slog.LevelError, "skyvern: cannot read stored webhook body", "error", err)
+	http.Error(rw, "cannot read stored request body, retry later", http.StatusServiceUnavailable)
+	return nil, false
 }
 
 // outcome says how an event's processing ended.

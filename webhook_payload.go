@@ -165,8 +165,13 @@ type WebhookPayload struct {
 	WorkflowSystemPrompt        string          `json:"workflow_system_prompt,omitempty"`
 	MaxScreenshotScrollingTimes *int            `json:"max_screenshot_scrolling_times,omitempty"`
 
-	// Raw is the complete body as received.
+	// Raw is the complete body as received; nil when the body was too
+	// large to hold in memory (see Large).
 	Raw json.RawMessage `json:"-"`
+	// Large is set on a delivery too large to decode in memory: it reads
+	// the body, and the values too large to decode, from disk while the
+	// handler's function runs. It is nil otherwise. See Spilled.
+	Large *LargeBody `json:"-"`
 }
 
 // payloadFields has WebhookPayload's fields without its methods, so that
@@ -296,18 +301,26 @@ func dropNull(raw json.RawMessage) json.RawMessage {
 // same data in both output and outputs; when output is missing, outputs is
 // used. If the run produced no output, DecodeOutput returns ErrNoOutput and
 // leaves v unchanged; an output that does not fit v gives a *PayloadError.
+//
+// For a spilled payload (see Spilled) whose output was left on disk,
+// DecodeOutput reads it from there, which brings it into memory; stream it
+// with LargeValue and a json.Decoder instead to keep memory bounded.
 func (p *WebhookPayload) DecodeOutput(v any) error {
-	raw, field := p.Output, "output"
-	if len(raw) == 0 {
-		raw, field = p.Outputs, "outputs"
+	for _, f := range []struct {
+		raw  json.RawMessage
+		name string
+	}{{p.Output, "output"}, {p.Outputs, "outputs"}} {
+		if !isJSONNull(f.raw) {
+			if err := json.Unmarshal(f.raw, v); err != nil {
+				return &PayloadError{Field: f.name, Err: err}
+			}
+			return nil
+		}
+		if r, ok := p.largeJSON(f.name); ok {
+			return decodeLarge(r, f.name, v)
+		}
 	}
-	if isJSONNull(raw) {
-		return ErrNoOutput
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return &PayloadError{Field: field, Err: err}
-	}
-	return nil
+	return ErrNoOutput
 }
 
 // IsTerminal reports whether the payload's status is terminal. Skyvern

@@ -163,6 +163,7 @@ type macScratch struct {
 	h     hash.Hash
 	state encoding.BinaryUnmarshaler
 	sum   [sha256.Size]byte
+	ok    bool // the inner state was loaded
 }
 
 // macPool hands out scratch space for signature checks.
@@ -180,12 +181,27 @@ func newMACPool() *macPool {
 
 // matches reports whether want is the HMAC-SHA256 of body under k.
 func (k *macKey) matches(mp *macPool, body []byte, want *[sha256.Size]byte) bool {
-	s := mp.p.Get().(*macScratch)
+	s := k.begin(mp)
 	defer mp.p.Put(s)
-	if s.state.UnmarshalBinary(k.inner) != nil {
+	s.h.Write(body)
+	return k.end(s, want)
+}
+
+// begin takes scratch space from mp, ready to hash a body under k; give it
+// back to mp after end.
+func (k *macKey) begin(mp *macPool) *macScratch {
+	s := mp.p.Get().(*macScratch)
+	// The state was marshaled by this package's sha256, so it unmarshals;
+	// were it not to, s.ok makes end fail closed.
+	s.ok = s.state.UnmarshalBinary(k.inner) == nil
+	return s
+}
+
+// end reports whether want is the HMAC under k of what was written to s.
+func (k *macKey) end(s *macScratch, want *[sha256.Size]byte) bool {
+	if !s.ok {
 		return false
 	}
-	s.h.Write(body)
 	inner := s.h.Sum(s.sum[:0])
 	if s.state.UnmarshalBinary(k.outer) != nil {
 		return false

@@ -62,10 +62,11 @@ type TOTPResponse struct {
 func (w *Webhook) TOTPHandler(fn func(context.Context, *TOTPRequest) (string, error), opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, defaultTOTPMaxBodyBytes, false, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, ok := rc.readVerified(rw, r)
+		received, ok := rc.readVerified(rw, r)
 		if !ok {
 			return
 		}
+		body := received.mem // never spilled: the memory limit is the cap
 		req := &TOTPRequest{Raw: body}
 		if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) || json.Unmarshal(body, req) != nil {
 			rc.log(r.Context(), slog.LevelError, "skyvern: undecodable TOTP request")
