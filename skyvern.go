@@ -308,6 +308,8 @@ type requestConfig struct {
 	idempotencySet  bool
 	maxStepsHeader  string
 	triggerUAHeader string
+	// maxDownloadBytes bounds a download call (WithMaxDownloadBytes).
+	maxDownloadBytes int64
 }
 
 // WithHeader sets a header on the request, replacing any value the SDK

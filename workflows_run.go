@@ -112,10 +112,8 @@ func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts 
 		return nil, err
 	}
 	rc := c.newRequestConfig(opts)
-	if rc.maxStepsHeader != "" {
-		if n, err := strconv.Atoi(rc.maxStepsHeader); err != nil || n < 1 {
-			return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + rc.maxStepsHeader}
-		}
+	if err := checkMaxStepsOverride(rc); err != nil {
+		return nil, err
 	}
 	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), body: req, class: retryUnsafe, maxSteps: true}
 	if req.Template {
