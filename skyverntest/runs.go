@@ -38,6 +38,7 @@ type run struct {
 	v2       *v2Backing          // task v2 runs: the workflow run behind them
 
 	maxStepsOverride *int
+	retriedFrom      string // retry_workflow_run: the run this one retries
 	rawRequest       []byte
 	manual           bool // a test moved it; auto-advance leaves it alone
 }
