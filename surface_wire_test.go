@@ -201,18 +201,27 @@ func TestSurfaceValidatesBeforeSending(t *testing.T) {
 		tooMany[i] = "tsk_" + strings.Repeat("1", i+1)
 	}
 	cases := map[string]func() error{
-		"timeline empty id":       func() error { _, err := c.GetRunTimeline(ctx, " "); return err },
-		"artifacts empty id":      func() error { _, err := c.GetRunArtifacts(ctx, "", nil); return err },
-		"artifacts empty type":    func() error { _, err := c.GetRunArtifacts(ctx, "tsk_1", &skyvern.GetRunArtifactsParams{ArtifactTypes: []skyvern.ArtifactType{""}}); return err },
-		"bulk cancel none":        func() error { _, err := c.BulkCancelRuns(ctx, nil); return err },
-		"bulk cancel empty id":    func() error { _, err := c.BulkCancelRuns(ctx, []string{"tsk_1", ""}); return err },
-		"bulk cancel over 100":    func() error { _, err := c.BulkCancelRuns(ctx, tooMany); return err },
-		"retry empty id":          func() error { _, err := c.RetryWorkflowRun(ctx, ""); return err },
-		"retry bad max steps":     func() error { _, err := c.RetryWorkflowRun(ctx, "wr_1", skyvern.WithMaxStepsOverride(0)); return err },
-		"login nil":               func() error { _, err := c.RunLogin(ctx, nil); return err },
-		"login no type":           func() error { _, err := c.RunLogin(ctx, &skyvern.LoginRequest{}); return err },
-		"login skyvern no id":     func() error { _, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialSkyvern}); return err },
-		"login 1password no item": func() error { _, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialOnePassword, OnePasswordVaultID: "v"}); return err },
+		"timeline empty id":  func() error { _, err := c.GetRunTimeline(ctx, " "); return err },
+		"artifacts empty id": func() error { _, err := c.GetRunArtifacts(ctx, "", nil); return err },
+		"artifacts empty type": func() error {
+			_, err := c.GetRunArtifacts(ctx, "tsk_1", &skyvern.GetRunArtifactsParams{ArtifactTypes: []skyvern.ArtifactType{""}})
+			return err
+		},
+		"bulk cancel none":     func() error { _, err := c.BulkCancelRuns(ctx, nil); return err },
+		"bulk cancel empty id": func() error { _, err := c.BulkCancelRuns(ctx, []string{"tsk_1", ""}); return err },
+		"bulk cancel over 100": func() error { _, err := c.BulkCancelRuns(ctx, tooMany); return err },
+		"retry empty id":       func() error { _, err := c.RetryWorkflowRun(ctx, ""); return err },
+		"retry bad max steps":  func() error { _, err := c.RetryWorkflowRun(ctx, "wr_1", skyvern.WithMaxStepsOverride(0)); return err },
+		"login nil":            func() error { _, err := c.RunLogin(ctx, nil); return err },
+		"login no type":        func() error { _, err := c.RunLogin(ctx, &skyvern.LoginRequest{}); return err },
+		"login skyvern no id": func() error {
+			_, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialSkyvern})
+			return err
+		},
+		"login 1password no item": func() error {
+			_, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialOnePassword, OnePasswordVaultID: "v"})
+			return err
+		},
 		"login bad webhook": func() error {
 			_, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialSkyvern, CredentialID: "cred_1", BlockRunSettings: skyvern.BlockRunSettings{WebhookURL: "ftp://x"}})
 			return err
@@ -221,24 +230,39 @@ func TestSurfaceValidatesBeforeSending(t *testing.T) {
 			_, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialSkyvern, CredentialID: "cred_1", BlockRunSettings: skyvern.BlockRunSettings{StartFreshBrowser: true, BrowserSessionID: "pbs_1"}})
 			return err
 		},
-		"download no goal":     func() error { _, err := c.RunDownloadFiles(ctx, &skyvern.DownloadFilesRequest{}); return err },
-		"download bad timeout": func() error { _, err := c.RunDownloadFiles(ctx, &skyvern.DownloadFilesRequest{NavigationGoal: "g", DownloadTimeout: skyvern.Ptr(-1.0)}); return err },
-		"versions empty id":    func() error { _, err := c.GetWorkflowVersions(ctx, ""); return err },
-		"runs empty id":        func() error { _, err := c.GetWorkflowRuns(ctx, "", nil); return err },
-		"runs negative page":   func() error { _, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{Page: -1}); return err },
-		"runs long search":     func() error { _, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{SearchKey: strings.Repeat("a", 501)}); return err },
-		"runs 21 tags":         func() error { _, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{Tags: make([]string, 21)}); return err },
+		"download no goal": func() error { _, err := c.RunDownloadFiles(ctx, &skyvern.DownloadFilesRequest{}); return err },
+		"download bad timeout": func() error {
+			_, err := c.RunDownloadFiles(ctx, &skyvern.DownloadFilesRequest{NavigationGoal: "g", DownloadTimeout: skyvern.Ptr(-1.0)})
+			return err
+		},
+		"versions empty id": func() error { _, err := c.GetWorkflowVersions(ctx, ""); return err },
+		"runs empty id":     func() error { _, err := c.GetWorkflowRuns(ctx, "", nil); return err },
+		"runs negative page": func() error {
+			_, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{Page: -1})
+			return err
+		},
+		"runs long search": func() error {
+			_, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{SearchKey: strings.Repeat("a", 501)})
+			return err
+		},
+		"runs 21 tags": func() error {
+			_, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{Tags: make([]string, 21)})
+			return err
+		},
 		"runs end before start": func() error {
 			now := time.Now()
 			_, err := c.GetWorkflowRuns(ctx, "wpid_1", &skyvern.GetWorkflowRunsParams{CreatedAtStart: now, CreatedAtEnd: now.Add(-time.Hour)})
 			return err
 		},
-		"totp nil":        func() error { _, err := c.SendTOTPCode(ctx, nil); return err },
-		"totp no ident":   func() error { _, err := c.SendTOTPCode(ctx, &skyvern.TOTPCodeRequest{Content: "123456"}); return err },
-		"totp no content": func() error { _, err := c.SendTOTPCode(ctx, &skyvern.TOTPCodeRequest{TOTPIdentifier: "a@b.c"}); return err },
-		"upload no name":  func() error { _, err := c.UploadFile(ctx, "", strings.NewReader("x"), nil); return err },
-		"upload newline":  func() error { _, err := c.UploadFile(ctx, "a\r\nb.txt", strings.NewReader("x"), nil); return err },
-		"upload nil":      func() error { _, err := c.UploadFile(ctx, "a.txt", nil, nil); return err },
+		"totp nil":      func() error { _, err := c.SendTOTPCode(ctx, nil); return err },
+		"totp no ident": func() error { _, err := c.SendTOTPCode(ctx, &skyvern.TOTPCodeRequest{Content: "123456"}); return err },
+		"totp no content": func() error {
+			_, err := c.SendTOTPCode(ctx, &skyvern.TOTPCodeRequest{TOTPIdentifier: "a@b.c"})
+			return err
+		},
+		"upload no name": func() error { _, err := c.UploadFile(ctx, "", strings.NewReader("x"), nil); return err },
+		"upload newline": func() error { _, err := c.UploadFile(ctx, "a\r\nb.txt", strings.NewReader("x"), nil); return err },
+		"upload nil":     func() error { _, err := c.UploadFile(ctx, "a.txt", nil, nil); return err },
 		"upload retention": func() error {
 			_, err := c.UploadFile(ctx, "a.txt", strings.NewReader("x"), &skyvern.UploadFileParams{RetentionDays: skyvern.Int(366)})
 			return err
