@@ -116,6 +116,22 @@ func (c *Client) UploadFile(ctx context.Context, name string, r io.Reader, param
 	return &out, nil
 }
 
+// MaxRunFileIDs is the most uploaded files one run takes (FileIDs).
+const MaxRunFileIDs = 50
+
+// validateFileIDs checks a run's FileIDs: at most MaxRunFileIDs, none empty.
+func validateFileIDs(ids []string) error {
+	if len(ids) > MaxRunFileIDs {
+		return &InvalidRequestError{Field: "file_ids", Reason: fmt.Sprintf("has %d ids; at most %d are allowed", len(ids), MaxRunFileIDs)}
+	}
+	for i, id := range ids {
+		if isBlank(id) {
+			return &InvalidRequestError{Field: fmt.Sprintf("file_ids[%d]", i), Reason: "must not be empty"}
+		}
+	}
+	return nil
+}
+
 // validateUploadName rejects names that cannot travel in a multipart
 // header: control characters would end the header line early.
 func validateUploadName(name string) error {

@@ -69,6 +69,9 @@ type TaskRunRequest struct {
 	BrowserAddress string `json:"browser_address,omitempty"`
 	// RunWith is "agent" or "code".
 	RunWith string `json:"run_with,omitempty"`
+	// FileIDs attaches files uploaded with UploadFile (at most 50); the
+	// server deletes them when the run ends.
+	FileIDs []string `json:"file_ids,omitempty"`
 }
 
 // Run is a task run or a workflow run, as returned by RunTask, RunWorkflow
@@ -189,6 +192,9 @@ func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...Reque
 		return nil, err
 	}
 	if err := validateCallbackURL("totp_url", req.TOTPURL); err != nil {
+		return nil, err
+	}
+	if err := validateFileIDs(req.FileIDs); err != nil {
 		return nil, err
 	}
 	rc := c.newRequestConfig(opts)

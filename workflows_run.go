@@ -66,6 +66,9 @@ type WorkflowRunRequest struct {
 	// RunMetadata labels the run: at most 20 keys, keys up to 64 and values
 	// up to 256 characters.
 	RunMetadata map[string]string `json:"run_metadata,omitempty"`
+	// FileIDs attaches files uploaded with UploadFile (at most 50); the
+	// server deletes them when the run ends.
+	FileIDs []string `json:"file_ids,omitempty"`
 
 	// Template runs one of Skyvern's templates; it is sent as the template
 	// query parameter.
@@ -140,6 +143,9 @@ func (r *WorkflowRunRequest) validate() error {
 		return err
 	}
 	if err := validateElapsedMinutes("max_elapsed_time_minutes", r.MaxElapsedTimeMinutes); err != nil {
+		return err
+	}
+	if err := validateFileIDs(r.FileIDs); err != nil {
 		return err
 	}
 	return validateRunMetadata(r.RunMetadata)

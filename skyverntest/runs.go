@@ -351,6 +351,7 @@ func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolls"))
 	req.BrowserAddress = f.str("browser_address")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
+	f.stringList("file_ids", maxRunFileIDs)
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		return nil, nil, err
 	}
@@ -387,6 +388,7 @@ func parseWorkflowRunRequest(obj *jsonObject) (*workflowRunRequest, []validation
 	req.AIFallback = f.boolean("ai_fallback")
 	req.RunWith = normalizeRunWith(f.str("run_with"))
 	req.RunMetadata = optionalObject(f.stringMap("run_metadata"))
+	f.stringList("file_ids", maxRunFileIDs)
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		return nil, nil, err
 	}

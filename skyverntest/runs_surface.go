@@ -12,6 +12,9 @@ import (
 
 const maxBulkCancel = 100
 
+// maxRunFileIDs bounds file_ids on run_task and run_workflow.
+const maxRunFileIDs = 50
+
 // handleBulkCancelRuns answers bulk_cancel_runs: each distinct id is
 // cancelled as cancel_run would, and lands in "cancelled" or, for any
 // error, in "failed".
@@ -21,31 +24,13 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	f := newFields(obj, "body")
-	v, present := obj.get("run_ids")
-	var ids []string
-	switch list, isList := v.(jsonArray); {
+	switch v, present := obj.get("run_ids"); {
 	case !present:
 		f.fail("run_ids", "missing", "Field required", obj)
-	case !isList:
+	case isNull(v):
 		f.fail("run_ids", "list_type", "Input should be a valid list", v)
-	default:
-		for i, item := range list {
-			str, isStr := item.(jsonString)
-			if !isStr {
-				f.errs = append(f.errs, validationError{Type: "string_type", Loc: []any{"body", "run_ids", i}, Msg: "Input should be a valid string", Input: item})
-				continue
-			}
-			ids = append(ids, string(str))
-		}
-		if len(list) > maxBulkCancel {
-			ctx := newObject()
-			ctx.set("field_type", jsonString("List"))
-			ctx.set("max_length", jsonInt(strconv.Itoa(maxBulkCancel)))
-			ctx.set("actual_length", jsonInt(strconv.Itoa(len(list))))
-			f.errs = append(f.errs, validationError{Type: "too_long", Loc: []any{"body", "run_ids"},
-				Msg: fmt.Sprintf("List should have at most %d items after validation, not %d", maxBulkCancel, len(list)), Input: list, Ctx: ctx})
-		}
 	}
+	ids := f.stringList("run_ids", maxBulkCancel)
 	if len(f.errs) > 0 {
 		writeValidation(w, f.errs)
 		return
@@ -255,4 +240,36 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// stringList reads an optional, nullable list of at most maxItems strings
+// (file_ids).
+func (f *fields) stringList(key string, maxItems int) []string {
+	v, ok := f.lookup(key)
+	if !ok || isNull(v) {
+		return nil
+	}
+	list, isList := v.(jsonArray)
+	if !isList {
+		f.fail(key, "list_type", "Input should be a valid list", v)
+		return nil
+	}
+	var out []string
+	for i, item := range list {
+		str, isStr := item.(jsonString)
+		if !isStr {
+			f.errs = append(f.errs, validationError{Type: "string_type", Loc: append(f.at(key), i), Msg: "Input should be a valid string", Input: item})
+			continue
+		}
+		out = append(out, string(str))
+	}
+	if len(list) > maxItems {
+		ctx := newObject()
+		ctx.set("field_type", jsonString("List"))
+		ctx.set("max_length", jsonInt(strconv.Itoa(maxItems)))
+		ctx.set("actual_length", jsonInt(strconv.Itoa(len(list))))
+		f.errs = append(f.errs, validationError{Type: "too_long", Loc: f.at(key),
+			Msg: fmt.Sprintf("List should have at most %d items after validation, not %d", maxItems, len(list)), Input: list, Ctx: ctx})
+	}
+	return out
 }
