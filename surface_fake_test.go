@@ -15,10 +15,14 @@ import (
 	"github.com/skyvern-go/skyvern/skyverntest"
 )
 
-// newFakeClient starts a skyverntest server and a client for it.
+// newFakeClient starts a skyverntest server and a client for it. Webhooks
+// go to an in-process receiver, never to the network.
 func newFakeClient(t *testing.T) (*skyverntest.Server, *skyvern.Client) {
 	t.Helper()
-	fake := skyverntest.NewServer()
+	fake := skyverntest.NewServer(
+		skyverntest.WithWebhookTransport(handlerTransport{cassetteWebhookReceiver()}),
+		skyverntest.WithDeliveryTimeScale(0),
+	)
 	t.Cleanup(fake.Close)
 	c, err := skyvern.NewClient(fake.APIKey(), skyvern.WithBaseURL(fake.URL()), skyvern.WithHTTPClient(fake.Client()))
 	require.NoError(t, err)
