@@ -46,11 +46,10 @@ func (p *GetWorkflowsParams) query() (url.Values, error) {
 	if p == nil {
 		return q, nil
 	}
+	if err := validatePaging(p.Page, p.PageSize); err != nil {
+		return nil, err
+	}
 	switch {
-	case p.Page < 0:
-		return nil, &InvalidRequestError{Field: "page", Reason: "must not be negative"}
-	case p.PageSize < 0:
-		return nil, &InvalidRequestError{Field: "page_size", Reason: "must not be negative"}
 	case p.OnlySavedTasks && p.OnlyWorkflows:
 		return nil, &InvalidRequestError{Field: "only_saved_tasks", Reason: "and only_workflows cannot be used together"}
 	case len(p.Tags) > maxWorkflowTagFilters:

@@ -105,11 +105,10 @@ func (p *GetWorkflowRunsParams) query() (url.Values, error) {
 	if p == nil {
 		return q, nil
 	}
+	if err := validatePaging(p.Page, p.PageSize); err != nil {
+		return nil, err
+	}
 	switch {
-	case p.Page < 0:
-		return nil, &InvalidRequestError{Field: "page", Reason: "must not be negative"}
-	case p.PageSize < 0:
-		return nil, &InvalidRequestError{Field: "page_size", Reason: "must not be negative"}
 	case len(p.SearchKey) > maxWorkflowRunsSearch:
 		return nil, &InvalidRequestError{Field: "search_key", Reason: fmt.Sprintf("must be at most %d characters", maxWorkflowRunsSearch)}
 	case len(p.ErrorCode) > maxWorkflowRunsSearch:
@@ -146,6 +145,18 @@ func (p *GetWorkflowRunsParams) query() (url.Values, error) {
 		q.Set("include_child_runs", "true")
 	}
 	return q, nil
+}
+
+// validatePaging refuses negative page parameters, which the server would
+// answer with 422.
+func validatePaging(page, pageSize int) error {
+	switch {
+	case page < 0:
+		return &InvalidRequestError{Field: "page", Reason: "must not be negative"}
+	case pageSize < 0:
+		return &InvalidRequestError{Field: "page_size", Reason: "must not be negative"}
+	}
+	return nil
 }
 
 // GetWorkflowRuns returns one page of a workflow's runs, newest first

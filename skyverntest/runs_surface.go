@@ -135,6 +135,20 @@ func parseBlockRunSettings(f *fields) *workflowRunRequest {
 	return req
 }
 
+// endBlockRequest finishes validating a block-run body and writes the
+// error answer, if any; it reports whether the request may go on.
+func endBlockRequest(w http.ResponseWriter, f *fields, obj *jsonObject, req *workflowRunRequest) bool {
+	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
+		err.write(w)
+		return false
+	}
+	if len(f.errs) > 0 {
+		writeValidation(w, f.errs)
+		return false
+	}
+	return true
+}
+
 func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call) {
 	obj, ok := requireObject(w, c.body)
 	if !ok {
@@ -153,12 +167,7 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 		"azure_vault_username_key", "azure_vault_password_key", "azure_vault_totp_secret_key"} {
 		f.str(k)
 	}
-	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
-		err.write(w)
-		return
-	}
-	if len(f.errs) > 0 {
-		writeValidation(w, f.errs)
+	if !endBlockRequest(w, f, obj, req) {
 		return
 	}
 	// The fake keeps no credential store: any credential id is accepted.
@@ -198,12 +207,7 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	f.str("download_suffix")
 	f.anyValue("download_timeout")
 	f.integer("max_steps_per_run")
-	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
-		err.write(w)
-		return
-	}
-	if len(f.errs) > 0 {
-		writeValidation(w, f.errs)
+	if !endBlockRequest(w, f, obj, req) {
 		return
 	}
 	block := newObject()
