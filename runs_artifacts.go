@@ -419,9 +419,10 @@ func (c *Client) sameAPIOrigin(u *url.URL) bool {
 	return base == "" || u.Path == base || strings.HasPrefix(u.Path, base+"/")
 }
 
-// storageClient is the client's retry machinery with a redirect policy that
-// drops the API key whenever a redirect leaves the API's origin (net/http
-// strips Authorization and cookies on such hops, but not x-api-key).
+// storageClient is the client's retry machinery, without its logger, with a
+// redirect policy that drops the API key whenever a redirect leaves the
+// API's origin (net/http strips Authorization and cookies on such hops, but
+// not x-api-key).
 func (c *Client) storageClient() *retryablehttp.Client {
 	hc := *c.retry.HTTPClient
 	prev := hc.CheckRedirect
@@ -437,9 +438,10 @@ func (c *Client) storageClient() *retryablehttp.Client {
 		}
 		return nil
 	}
+	// No logger: retryablehttp logs each request's URL, and a presigned
+	// URL's query is a credential for the object.
 	return &retryablehttp.Client{
 		HTTPClient:   &hc,
-		Logger:       c.retry.Logger,
 		RetryWaitMin: c.retry.RetryWaitMin,
 		RetryWaitMax: c.retry.RetryWaitMax,
 		RetryMax:     c.retry.RetryMax,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -283,4 +284,16 @@ func TestDownloadStorageErrorsAreTyped(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret")
 	assert.True(t, strings.Contains(err.Error(), "/k"), "%v", err)
+}
+
+// TestDownloadLogsNoSignedURL checks that a client with a logger does not
+// write a presigned URL's signature to it.
+func TestDownloadLogsNoSignedURL(t *testing.T) {
+	t.Parallel()
+	st := newStorage(t, []byte("x"))
+	var logs skyvern.SafeBuffer
+	c, _, _ := setup(t, skyvern.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	_, err := c.DownloadArtifact(context.Background(), &skyvern.Artifact{SignedURL: st.url(7)}, io.Discard)
+	require.NoError(t, err)
+	assert.NotContains(t, logs.String(), "X-Amz-Signature")
 }
