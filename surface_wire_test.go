@@ -372,7 +372,13 @@ func TestSurfaceRetryClasses(t *testing.T) {
 		t.Run(tc.call+"/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			tg := targets[tc.call]
-			c, mux, _ := setup(t, skyvern.WithRequestTimeout(300*time.Millisecond))
+			// Only the timeout rows need a short attempt timeout; elsewhere
+			// it would turn a slow machine into a spurious retry.
+			timeout := 30 * time.Second
+			if tc.name == "attempt timeout" {
+				timeout = 300 * time.Millisecond
+			}
+			c, mux, _ := setup(t, skyvern.WithRequestTimeout(timeout))
 			var attempts atomic.Int32
 			mux.HandleFunc(tg.path, sequence(&attempts, tc.steps(tg.ok)...))
 			err := tg.call(context.Background(), c)
