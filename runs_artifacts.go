@@ -132,8 +132,9 @@ func (c *Client) GetRunArtifacts(ctx context.Context, runID string, params *GetR
 const DefaultMaxDownloadBytes = 1 << 30
 
 // WithMaxDownloadBytes bounds the content a download call writes (default
-// DefaultMaxDownloadBytes). Larger content fails with ErrResponseTooLarge
-// after at most n bytes were written.
+// DefaultMaxDownloadBytes; n <= 0 keeps the default). Larger content fails
+// with ErrResponseTooLarge, refused unread when its Content-Length says so,
+// else after at most n bytes were written.
 func WithMaxDownloadBytes(n int64) RequestOption {
 	return func(rc *requestConfig) { rc.maxDownloadBytes = n }
 }
