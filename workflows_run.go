@@ -93,10 +93,10 @@ func (r *WorkflowRunRequest) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// WithMaxStepsOverride caps the steps of a RunWorkflow run with the
-// x-max-steps-override header; n must be at least 1. Other calls refuse the
-// option, since their routes do not read the header (for a task, set
-// TaskRunRequest.MaxSteps).
+// WithMaxStepsOverride caps the steps of a RunWorkflow or RetryWorkflowRun
+// run with the x-max-steps-override header; n must be at least 1. Other calls
+// refuse the option, since their routes do not read the header (for a task,
+// set TaskRunRequest.MaxSteps).
 func WithMaxStepsOverride(n int) RequestOption {
 	return func(rc *requestConfig) { rc.maxStepsHeader = strconv.Itoa(n) }
 }
