@@ -150,3 +150,23 @@ func TestUploadFileResentOnlyWhenUntouched(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, attempts.Load())
 }
+
+// TestUploadFileNotResentAfterItsBodyWasRead checks that a 429 that came
+// after the server read the file ends the call with that 429: the stream
+// cannot be sent again, so no retry is attempted.
+func TestUploadFileNotResentAfterItsBodyWasRead(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	var attempts atomic.Int32
+	mux.HandleFunc("/v1/upload_file", func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		writeJSON(w, http.StatusTooManyRequests, `{"detail":"slow down"}`)
+	})
+	_, err := c.UploadFile(context.Background(), "a.txt", strings.NewReader("hello"), nil)
+	require.ErrorIs(t, err, skyvern.ErrRateLimited)
+	var apiErr *skyvern.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
+	assert.EqualValues(t, 1, attempts.Load())
+}
