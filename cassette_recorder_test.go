@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -200,7 +201,20 @@ func matchMethodURLAndJSONBody(r *http.Request, i cassette.Request) bool {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
+	// A multipart body's boundary is random per request: compare the
+	// bodies with each one's own boundary taken out.
+	if live, rec := multipartBoundary(r.Header.Get("Content-Type")), multipartBoundary(i.Headers.Get("Content-Type")); live != "" && rec != "" {
+		return bytes.Equal(bytes.ReplaceAll(body, []byte(live), nil), bytes.ReplaceAll([]byte(i.Body), []byte(rec), nil))
+	}
 	return sameJSON(body, []byte(i.Body))
+}
+
+func multipartBoundary(contentType string) string {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mediaType, "multipart/") {
+		return ""
+	}
+	return params["boundary"]
 }
 
 func sameJSON(a, b []byte) bool {

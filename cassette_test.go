@@ -264,7 +264,7 @@ var cassetteScenarios = []cassetteScenario{
 
 func TestCassettes(t *testing.T) {
 	mode := currentVCRMode(t)
-	for _, sc := range cassetteScenarios {
+	for _, sc := range append(cassetteScenarios, surfaceCassetteScenarios...) {
 		t.Run(sc.name, func(t *testing.T) {
 			if mode == vcrRecordLive && sc.fakeOnly {
 				t.Skip("drives the fake server; not recordable against the real API")

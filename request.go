@@ -32,6 +32,23 @@ type apiCall struct {
 	// clientRequestID is the id stamped into it (see stampClientRequestID).
 	sent            []byte
 	clientRequestID string
+	// noAuth: the route needs no API key, so none is sent (GetVersion).
+	noAuth bool
+	// stream, when set, is the body instead of body: contentType names it,
+	// and open is called for each attempt (see streamBody).
+	stream *streamBody
+}
+
+// streamBody is a request body produced while it is sent, never held in
+// memory as a whole.
+type streamBody struct {
+	contentType string
+	// open returns the body for an attempt; it fails once the source has
+	// been read from, since a stream cannot be sent twice.
+	open func() (io.Reader, error)
+	// replayable reports whether another attempt could still send the
+	// whole body; checkRetry consults it before any retry.
+	replayable func() bool
 }
 
 // jsonNull is a request body that encodes as the JSON literal null, which
@@ -61,7 +78,7 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 		return nil, &InvalidRequestError{Field: "Idempotency-Key", Reason: "is read by CreateWorkflow only"}
 	}
 	if rc.maxStepsHeader != "" && !call.maxSteps {
-		return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "is read by RunWorkflow only"}
+		return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "is read by RunWorkflow and RetryWorkflowRun only"}
 	}
 	var payload []byte
 	if call.body != nil {
@@ -79,6 +96,9 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 		maxRetryAfter:  c.maxRetryAfter,
 		retryAmbiguous: rc.retryAmbiguous,
 	}
+	if call.stream != nil {
+		st.replayable = call.stream.replayable
+	}
 	if rc.maxRetries != nil {
 		st.maxRetries = *rc.maxRetries
 	}
@@ -90,15 +110,26 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 	if payload != nil {
 		rawBody = payload
 	}
+	if call.stream != nil {
+		// A ReaderFunc is the one body form retryablehttp does not read
+		// into memory up front.
+		rawBody = retryablehttp.ReaderFunc(call.stream.open)
+	}
 	req, err := retryablehttp.NewRequestWithContext(withAttemptState(ctx, st), call.method, c.requestURL(call, rc), rawBody)
 	if err != nil {
 		return nil, fmt.Errorf("skyvern: %s %s: %w", call.method, call.path, err)
 	}
 	for k, v := range c.headers {
+		if call.noAuth && k == "X-Api-Key" {
+			continue
+		}
 		req.Header[k] = v
 	}
 	if payload != nil {
 		req.Header["Content-Type"] = []string{"application/json"}
+	}
+	if call.stream != nil {
+		req.Header["Content-Type"] = []string{call.stream.contentType}
 	}
 	if rc.idempotencySet {
 		req.Header.Set("Idempotency-Key", rc.idempotencyKey)

@@ -42,6 +42,9 @@ type attemptState struct {
 	timeout        time.Duration
 	maxRetryAfter  time.Duration
 	retryAmbiguous bool
+	// replayable, when set, reports whether the body can be sent again; a
+	// streamed body that has been read from cannot.
+	replayable func() bool
 
 	retries int
 	// ambiguous is set when an attempt may have been processed by the server
@@ -187,7 +190,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 
 // spend takes one retry from the call's budget.
 func (st *attemptState) spend() bool {
-	if st.retries >= st.maxRetries {
+	if st.retries >= st.maxRetries || (st.replayable != nil && !st.replayable()) {
 		return false
 	}
 	st.retries++

@@ -74,23 +74,6 @@ type TaskRunRequest struct {
 	FileIDs []string `json:"file_ids,omitempty"`
 }
 
-// maxFileIDs is how many uploaded files one run may carry.
-const maxFileIDs = 50
-
-// validateFileIDs applies the server's limit on file_ids, and refuses blank
-// ids, which could only name no file.
-func validateFileIDs(ids []string) error {
-	if len(ids) > maxFileIDs {
-		return &InvalidRequestError{Field: "file_ids", Reason: fmt.Sprintf("has %d ids; at most %d are allowed", len(ids), maxFileIDs)}
-	}
-	for i, id := range ids {
-		if isBlank(id) {
-			return &InvalidRequestError{Field: fmt.Sprintf("file_ids[%d]", i), Reason: "must not be blank"}
-		}
-	}
-	return nil
-}
-
 // Run is a task run or a workflow run, as returned by RunTask, RunWorkflow
 // and GetRun. It covers both of Skyvern's response shapes
 // (TaskRunResponse and WorkflowRunResponse, told apart by RunType); fields

@@ -315,6 +315,8 @@ type requestConfig struct {
 	maxStepsHeader  string
 	triggerUAHeader string
 	autoResolve     *int
+	// maxDownloadBytes bounds a download call (WithMaxDownloadBytes).
+	maxDownloadBytes int64
 }
 
 // WithHeader sets a header on the request, replacing any value the SDK

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 )
 
@@ -47,11 +46,10 @@ func (p *GetWorkflowsParams) query() (url.Values, error) {
 	if p == nil {
 		return q, nil
 	}
+	if err := validatePaging(p.Page, p.PageSize); err != nil {
+		return nil, err
+	}
 	switch {
-	case p.Page < 0:
-		return nil, &InvalidRequestError{Field: "page", Reason: "must not be negative"}
-	case p.PageSize < 0:
-		return nil, &InvalidRequestError{Field: "page_size", Reason: "must not be negative"}
 	case p.OnlySavedTasks && p.OnlyWorkflows:
 		return nil, &InvalidRequestError{Field: "only_saved_tasks", Reason: "and only_workflows cannot be used together"}
 	case len(p.Tags) > maxWorkflowTagFilters:
@@ -127,52 +125,17 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 //		fmt.Println(wf.WorkflowPermanentID, wf.Title)
 //	}
 func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) iter.Seq2[Workflow, error] {
-	return func(yield func(Workflow, error) bool) {
-		var p GetWorkflowsParams
-		if params != nil {
-			p = *params // the caller's params are not modified
-		}
-		if p.Page == 0 {
-			p.Page = 1
-		}
-		if p.PageSize == 0 {
-			p.PageSize = DefaultWorkflowsPageSize
-		}
-		var prevIDs []string
-		for {
-			if err := contextErr(ctx); err != nil {
-				yield(Workflow{}, err)
-				return
-			}
-			page, err := c.GetWorkflows(ctx, &p, opts...)
-			if err != nil {
-				yield(Workflow{}, err)
-				return
-			}
-			ids := make([]string, len(page))
-			for i := range page {
-				ids[i] = page[i].WorkflowPermanentID
-			}
-			if len(ids) > 0 && slices.Equal(ids, prevIDs) {
-				// A server that ignores the page parameter would otherwise
-				// be paged forever.
-				yield(Workflow{}, fmt.Errorf("skyvern: GET /v1/workflows: %w: page %d repeats page %d", ErrMalformedResponse, p.Page, p.Page-1))
-				return
-			}
-			prevIDs = ids
-			for _, wf := range page {
-				if err := ctx.Err(); err != nil {
-					yield(Workflow{}, err)
-					return
-				}
-				if !yield(wf, nil) {
-					return
-				}
-			}
-			if len(page) < p.PageSize {
-				return
-			}
-			p.Page++
-		}
+	var p GetWorkflowsParams
+	if params != nil {
+		p = *params // the caller's params are not modified
 	}
+	if p.PageSize == 0 {
+		p.PageSize = DefaultWorkflowsPageSize
+	}
+	return pageThrough(ctx, p.Page, p.PageSize, "GET /v1/workflows",
+		func(page int) ([]Workflow, error) {
+			p.Page = page
+			return c.GetWorkflows(ctx, &p, opts...)
+		},
+		func(wf Workflow) string { return wf.WorkflowPermanentID })
 }

@@ -97,10 +97,10 @@ func (r *WorkflowRunRequest) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// WithMaxStepsOverride caps the steps of a RunWorkflow run with the
-// x-max-steps-override header; n must be at least 1. Other calls refuse the
-// option, since their routes do not read the header (for a task, set
-// TaskRunRequest.MaxSteps).
+// WithMaxStepsOverride caps the steps of a RunWorkflow or RetryWorkflowRun
+// run with the x-max-steps-override header; n must be at least 1. Other calls
+// refuse the option, since their routes do not read the header (for a task,
+// set TaskRunRequest.MaxSteps).
 func WithMaxStepsOverride(n int) RequestOption {
 	return func(rc *requestConfig) { rc.maxStepsHeader = strconv.Itoa(n) }
 }
@@ -124,10 +124,8 @@ func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts 
 		return nil, err
 	}
 	rc := c.newRequestConfig(opts)
-	if rc.maxStepsHeader != "" {
-		if n, err := strconv.Atoi(rc.maxStepsHeader); err != nil || n < 1 {
-			return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + rc.maxStepsHeader}
-		}
+	if err := checkMaxStepsOverride(rc); err != nil {
+		return nil, err
 	}
 	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), class: retryUnsafe, maxSteps: true}
 	call.body, call.clientRequestID = stampClientRequestID(req)

@@ -23,6 +23,18 @@ const (
 	RouteListWorkflows  Route = "list_workflows"  // GET /v1/workflows, /v1/agents
 	RouteUpdateWorkflow Route = "update_workflow" // POST /v1/workflows/{id}, /v1/agents/{id}
 	RouteDeleteWorkflow Route = "delete_workflow" // POST /v1/workflows/{id}/delete, /v1/agents/{id}/delete
+
+	RouteGetRunTimeline      Route = "get_run_timeline"      // GET /v1/runs/{id}/timeline
+	RouteGetRunArtifacts     Route = "get_run_artifacts"     // GET /v1/runs/{id}/artifacts
+	RouteBulkCancelRuns      Route = "bulk_cancel_runs"      // POST /v1/runs/cancel
+	RouteRetryWorkflowRun    Route = "retry_workflow_run"    // POST /v1/workflows/runs/{id}/retry, /v1/agents/runs/{id}/retry
+	RouteRunLogin            Route = "login"                 // POST /v1/run/tasks/login
+	RouteRunDownloadFiles    Route = "download_files"        // POST /v1/run/tasks/download_files
+	RouteGetWorkflowVersions Route = "get_workflow_versions" // GET /v1/workflows/{id}/versions
+	RouteGetWorkflowRuns     Route = "get_workflow_runs"     // GET /v1/workflows/{id}/runs
+	RouteUploadFile          Route = "upload_file"           // POST /v1/upload_file
+	RouteSendTOTPCode        Route = "send_totp_code"        // POST /v1/credentials/totp
+	RouteGetVersion          Route = "get_version"           // GET /v1/version, without authentication
 )
 
 // routeDef maps a path pattern to a route. In patterns, "*" matches one
@@ -49,6 +61,17 @@ func newRouteTable() []routeDef {
 		{RouteGetWorkflow, http.MethodGet, []string{"v1", "workflows", "*"}, false, (*Server).handleGetWorkflow},
 		{RouteUpdateWorkflow, http.MethodPost, []string{"v1", "workflows", "*"}, true, (*Server).handleUpdateWorkflow},
 		{RouteDeleteWorkflow, http.MethodPost, []string{"v1", "workflows", "*", "delete"}, false, (*Server).handleDeleteWorkflow},
+		{RouteGetRunTimeline, http.MethodGet, []string{"v1", "runs", "*", "timeline"}, false, (*Server).handleGetRunTimeline},
+		{RouteGetRunArtifacts, http.MethodGet, []string{"v1", "runs", "*", "artifacts"}, false, (*Server).handleGetRunArtifacts},
+		{RouteBulkCancelRuns, http.MethodPost, []string{"v1", "runs", "cancel"}, true, (*Server).handleBulkCancelRuns},
+		{RouteRetryWorkflowRun, http.MethodPost, []string{"v1", "workflows", "runs", "*", "retry"}, false, (*Server).handleRetryWorkflowRun},
+		{RouteRunLogin, http.MethodPost, []string{"v1", "run", "tasks", "login"}, true, (*Server).handleRunLogin},
+		{RouteRunDownloadFiles, http.MethodPost, []string{"v1", "run", "tasks", "download_files"}, true, (*Server).handleRunDownloadFiles},
+		{RouteGetWorkflowVersions, http.MethodGet, []string{"v1", "workflows", "*", "versions"}, false, (*Server).handleGetWorkflowVersions},
+		{RouteGetWorkflowRuns, http.MethodGet, []string{"v1", "workflows", "*", "runs"}, false, (*Server).handleGetWorkflowRuns},
+		{RouteUploadFile, http.MethodPost, []string{"v1", "upload_file"}, false, (*Server).handleUploadFile},
+		{RouteSendTOTPCode, http.MethodPost, []string{"v1", "credentials", "totp"}, true, (*Server).handleSendTOTPCode},
+		{RouteGetVersion, http.MethodGet, []string{"v1", "version"}, false, (*Server).handleGetVersion},
 	}
 }
 

@@ -38,6 +38,7 @@ type run struct {
 	v2       *v2Backing          // task v2 runs: the workflow run behind them
 
 	maxStepsOverride *int
+	retriedFrom      string // retry_workflow_run: the run this one retries
 	rawRequest       []byte
 	manual           bool // a test moved it; auto-advance leaves it alone
 
@@ -172,15 +173,8 @@ func (s *Server) handleRunWorkflow(w http.ResponseWriter, r *http.Request, c *ca
 			errs = append(errs, validationError{Type: typ, Loc: []any{"query", "template"}, Msg: msg, Input: jsonString(raw[0])})
 		}
 	}
-	var maxSteps *int
-	if raw := r.Header.Values("x-max-steps-override"); len(raw) > 0 {
-		n, typ, msg := laxInt(jsonString(raw[0]))
-		if typ != "" {
-			errs = append(errs, validationError{Type: typ, Loc: []any{"header", "x-max-steps-override"}, Msg: msg, Input: jsonString(raw[0])})
-		} else {
-			maxSteps = &n
-		}
-	}
+	maxSteps, headerErrs := maxStepsHeader(r)
+	errs = append(errs, headerErrs...)
 	var req *workflowRunRequest
 	switch obj := c.body.(type) {
 	case nil:

@@ -65,6 +65,9 @@ type Server struct {
 	requests      []Request
 	attempts      []DeliveryAttempt
 	webhooks      []WebhookDelivery
+
+	storage *storageHost // the presigned URLs' host; has its own lock
+	surface surfaceState // artifacts, uploads, TOTP codes, timelines
 }
 
 // call carries what the dispatcher learned about a request.
@@ -103,6 +106,7 @@ func NewServer(opts ...Option) *Server {
 		s.orgID = s.ids.next("o")
 	}
 	s.hookHTTP, s.ownHookTr = newWebhookClient(cfg.transport)
+	s.storage = newStorageHost()
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
@@ -136,6 +140,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.ts.Close()
+	s.storage.close()
 	s.wg.Wait()
 	if s.ownHookTr != nil {
 		s.ownHookTr.CloseIdleConnections()
@@ -264,6 +269,10 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rd *routeDef
 		c.body = v
 	}
 	key := r.Header.Get("x-api-key")
+	if rd.route == RouteGetVersion {
+		rd.handle(s, w, r, c) // the one route without authentication
+		return
+	}
 	if key == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.apiKey)) != 1 {
 		writeDetail(w, http.StatusForbidden, "Invalid credentials")
 		return

@@ -1,0 +1,242 @@
+package skyverntest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/skyvern-go/skyvern"
+)
+
+const maxBulkCancel = 100
+
+// handleBulkCancelRuns answers bulk_cancel_runs: each distinct id is
+// cancelled as cancel_run would, and lands in "cancelled" or, for any
+// error, in "failed".
+func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c *call) {
+	obj, ok := requireObject(w, c.body)
+	if !ok {
+		return
+	}
+	f := newFields(obj, "body")
+	switch v, present := obj.get("run_ids"); {
+	case !present:
+		f.fail("run_ids", "missing", "Field required", obj)
+	case isNull(v):
+		f.fail("run_ids", "list_type", "Input should be a valid list", v)
+	}
+	ids := f.stringList("run_ids", maxBulkCancel)
+	if len(f.errs) > 0 {
+		writeValidation(w, f.errs)
+		return
+	}
+	cancelled, failed := jsonArray{}, jsonArray{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		rec := httptest.NewRecorder()
+		s.handleCancelRun(rec, r, &call{route: RouteCancelRun, params: []string{id}, apiKey: c.apiKey})
+		if rec.Code == http.StatusOK {
+			cancelled = append(cancelled, jsonString(id))
+		} else {
+			failed = append(failed, jsonString(id))
+		}
+	}
+	out := newObject()
+	out.set("cancelled", cancelled)
+	out.set("failed", failed)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleRetryWorkflowRun answers retry_workflow_run: a new run of the same
+// workflow version with the original request, once the original is final.
+func (s *Server) handleRetryWorkflowRun(w http.ResponseWriter, r *http.Request, c *call) {
+	maxSteps, errs := maxStepsHeader(r)
+	if len(errs) > 0 {
+		writeValidation(w, errs)
+		return
+	}
+	id := c.params[0]
+	s.mu.Lock()
+	orig := s.runs[id]
+	switch {
+	case orig == nil || orig.runType != skyvern.RunTypeWorkflowRun:
+		s.mu.Unlock()
+		writeDetail(w, http.StatusNotFound, "Workflow run not found "+id)
+		return
+	case !orig.status.IsTerminal():
+		s.mu.Unlock()
+		writeDetail(w, http.StatusBadRequest, "Only terminal workflow runs can be retried")
+		return
+	}
+	now := s.now()
+	wr := &run{
+		id: s.ids.next("wr"), runType: skyvern.RunTypeWorkflowRun, status: skyvern.RunStatusCreated,
+		createdAt: now, modifiedAt: now, flow: orig.flow, workflow: orig.workflow,
+		webhookURL: orig.webhookURL, signingKey: c.apiKey, rawRequest: orig.rawRequest, maxStepsOverride: maxSteps,
+		retriedFrom: orig.id,
+	}
+	s.addRunLocked(wr)
+	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// maxStepsHeader reads x-max-steps-override as FastAPI would.
+func maxStepsHeader(r *http.Request) (*int, []validationError) {
+	raw := r.Header.Values("x-max-steps-override")
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	n, typ, msg := laxInt(jsonString(raw[0]))
+	if typ != "" {
+		return nil, []validationError{{Type: typ, Loc: []any{"header", "x-max-steps-override"}, Msg: msg, Input: jsonString(raw[0])}}
+	}
+	return &n, nil
+}
+
+// blockRun is what the single-block run routes (login, download_files)
+// share: they build a one-block workflow on the fly and run it.
+type blockRun struct {
+	req       *workflowRunRequest
+	blockType string
+	title     string
+	block     *jsonObject
+}
+
+// parseBlockRunSettings reads the fields of Skyvern's RunBlockRequest base
+// class into a workflow run request.
+func parseBlockRunSettings(f *fields) *workflowRunRequest {
+	req := &workflowRunRequest{}
+	url := f.url("url")
+	req.WebhookURL = f.webhookURL("webhook_url")
+	req.ProxyLocation = f.proxy("proxy_location", jsonString(skyvern.ProxyResidential))
+	req.TOTPIdentifier = f.str("totp_identifier")
+	req.TOTPURL = f.url("totp_url")
+	req.BrowserSessionID = f.str("browser_session_id")
+	req.BrowserProfileID = f.str("browser_profile_id")
+	req.StartFreshBrowser = f.flag("start_fresh_browser", false)
+	req.BrowserAddress = f.str("browser_address")
+	req.ExtraHTTPHeaders = optionalObject(f.stringMap("extra_http_headers"))
+	req.CDPConnectHeaders = optionalObject(f.stringMap("cdp_connect_headers"))
+	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolling_times"))
+	req.Parameters = newObject()
+	if url != nil {
+		req.Parameters.(*jsonObject).set("url", jsonString(*url))
+	}
+	return req
+}
+
+// endBlockRequest finishes validating a block-run body and writes the
+// error answer, if any; it reports whether the request may go on.
+func endBlockRequest(w http.ResponseWriter, f *fields, obj *jsonObject, req *workflowRunRequest) bool {
+	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
+		err.write(w)
+		return false
+	}
+	if len(f.errs) > 0 {
+		writeValidation(w, f.errs)
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call) {
+	obj, ok := requireObject(w, c.body)
+	if !ok {
+		return
+	}
+	f := newFields(obj, "body")
+	req := parseBlockRunSettings(f)
+	credType := f.enum("credential_type", []string{"skyvern", "bitwarden", "1password", "azure_vault"})
+	if _, present := obj.get("credential_type"); !present {
+		f.fail("credential_type", "missing", "Field required", obj)
+	}
+	prompt := f.str("prompt")
+	credentialID := f.str("credential_id")
+	vaultID, itemID := f.str("onepassword_vault_id"), f.str("onepassword_item_id")
+	for _, k := range []string{"bitwarden_collection_id", "bitwarden_item_id", "azure_vault_name",
+		"azure_vault_username_key", "azure_vault_password_key", "azure_vault_totp_secret_key"} {
+		f.str(k)
+	}
+	if !endBlockRequest(w, f, obj, req) {
+		return
+	}
+	// The fake keeps no credential store: any credential id is accepted.
+	switch *credType {
+	case "skyvern":
+		if credentialID == nil || *credentialID == "" {
+			writeDetail(w, http.StatusBadRequest, "credential_id is required to login with Skyvern credential")
+			return
+		}
+	case "1password":
+		if vaultID == nil || *vaultID == "" {
+			writeDetail(w, http.StatusBadRequest, "onepassword_vault_id is required to login with 1Password credential")
+			return
+		}
+		if itemID == nil || *itemID == "" {
+			writeDetail(w, http.StatusBadRequest, "onepassword_item_id is required to login with 1Password credential")
+			return
+		}
+	}
+	block := newObject()
+	block.set("block_type", jsonString("login"))
+	block.set("label", jsonString("login"))
+	if prompt != nil {
+		block.set("navigation_goal", jsonString(*prompt))
+	}
+	s.startBlockRun(w, c, blockRun{req: req, blockType: "login", title: "Login", block: block})
+}
+
+func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, c *call) {
+	obj, ok := requireObject(w, c.body)
+	if !ok {
+		return
+	}
+	f := newFields(obj, "body")
+	req := parseBlockRunSettings(f)
+	goal := f.requiredString("navigation_goal")
+	f.str("download_suffix")
+	f.anyValue("download_timeout")
+	f.integer("max_steps_per_run")
+	if !endBlockRequest(w, f, obj, req) {
+		return
+	}
+	block := newObject()
+	block.set("block_type", jsonString("file_download"))
+	block.set("label", jsonString("download_files"))
+	block.set("navigation_goal", jsonString(goal))
+	s.startBlockRun(w, c, blockRun{req: req, blockType: "file_download", title: "Download Files", block: block})
+}
+
+// startBlockRun creates the one-block workflow and its run, and answers
+// with the WorkflowRunResponse.
+func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
+	s.mu.Lock()
+	now := s.now()
+	wpid := s.ids.next("wpid")
+	if u, ok := br.req.Parameters.(*jsonObject).get("url"); ok {
+		br.block.set("url", u)
+	}
+	wf := &workflowWire{
+		WorkflowID: s.ids.next("w"), OrganizationID: s.orgID, Title: br.title, WorkflowPermanentID: wpid, Version: 1,
+		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: jsonArray{}, Blocks: jsonArray{br.block}},
+		Status:             "published", RunWith: "agent", AIFallback: true,
+		CreatedAt: skyvern.NewTime(now), ModifiedAt: skyvern.NewTime(now), AgentID: wpid,
+	}
+	br.req.WorkflowID = wpid
+	wr := &run{
+		id: s.ids.next("wr"), runType: skyvern.RunTypeWorkflowRun, status: skyvern.RunStatusCreated,
+		createdAt: now, modifiedAt: now, flow: br.req, workflow: wf, signingKey: c.apiKey, rawRequest: c.raw,
+	}
+	if br.req.WebhookURL != nil {
+		wr.webhookURL = strings.TrimSpace(*br.req.WebhookURL)
+	}
+	s.addRunLocked(wr)
+	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,13 @@
+package skyverntest
+
+import "net/http"
+
+// ServerVersion is what the fake's GET /v1/version reports.
+const ServerVersion = "skyverntest"
+
+// handleGetVersion answers get_version, which needs no API key.
+func (s *Server) handleGetVersion(w http.ResponseWriter, _ *http.Request, _ *call) {
+	obj := newObject()
+	obj.set("version", jsonString(ServerVersion))
+	writeJSON(w, http.StatusOK, obj)
+}
