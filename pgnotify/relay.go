@@ -303,6 +303,10 @@ func (r *Relay) flush(batch []outgoing) {
 	}
 }
 
+// writeTimeout bounds one attempt to write a batch, so that a database that
+// stopped answering cannot hold the writer (and Close) forever.
+const writeTimeout = 5 * time.Second
+
 // write inserts a batch, trying a few times over a short while: a failed
 // attempt is usually a connection the server just dropped.
 func (r *Relay) write(ctx context.Context, batch []outgoing) {
@@ -333,7 +337,10 @@ func (r *Relay) write(ctx context.Context, batch []outgoing) {
 			case <-time.After(pause):
 			}
 		}
-		if _, err = r.db.ExecContext(ctx, q.String(), args...); err == nil {
+		actx, cancel := context.WithTimeout(ctx, writeTimeout)
+		_, err = r.db.ExecContext(actx, q.String(), args...)
+		cancel()
+		if err == nil {
 			r.sent.Add(int64(len(batch)))
 			return
 		}
