@@ -6,10 +6,11 @@
 // WaitForRun waiting for that run may sit on another; a skyvern.RunHub only
 // hears its own process. A Relay closes the gap: its Notify method, given to
 // the handler with skyvern.WithNotify, publishes each processed event to the
-// local hub and writes it to an events table, with a NOTIFY that carries
-// only the new row's id. Every replica's relay LISTENs on that channel, reads
-// the rows after the last one it handled and publishes them to its own hub,
-// whose waiters return at once.
+// local hub and writes it to an events table, with a NOTIFY per row. Every
+// replica's relay LISTENs on that channel and publishes the events to its
+// own hub, whose waiters return at once: a notification carries the event
+// whole when its body is small enough, and otherwise only the row's id, and
+// the relay then reads the rows after the last one it handled.
 //
 //	db, _ := sql.Open("postgres", dsn) // lib/pq
 //	hub := skyvern.NewRunHub()
@@ -27,10 +28,11 @@
 // # What can go wrong, and what happens then
 //
 //   - NOTIFY payloads are limited to 8000 bytes and webhook bodies run to
-//     megabytes, so bodies travel in the table, never in the notification.
-//     Bodies over WithMaxBody are not stored at all: the event still
-//     travels by run id and status, and a woken waiter reads the run with
-//     one GetRun.
+//     megabytes: a body of up to 7900 bytes rides in the notification (which
+//     spares every listener a read), a larger one travels in the table.
+//     Bodies over WithMaxBody are not stored at all, nor are bodies that are
+//     not valid UTF-8 text: the event still travels by run id and status,
+//     and a woken waiter reads the run with one GetRun.
 //   - The listening connection drops (a restart, a failover, an
 //     administrator's pg_terminate_backend): lib/pq's listener reconnects
 //     (WithReconnect), and on reconnecting the relay reads every row after

@@ -1,6 +1,7 @@
 package pgnotify
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 
@@ -312,8 +314,8 @@ const writeTimeout = 5 * time.Second
 func (r *Relay) write(ctx context.Context, batch []outgoing) {
 	var q strings.Builder
 	q.WriteString(`WITH ins AS (INSERT INTO ` + r.quoted() + ` (run_id, status, run_type, workflow_run_id, body, origin) VALUES `)
-	args := make([]any, 0, 6*len(batch)+1)
-	args = append(args, r.cfg.table)
+	args := make([]any, 0, 6*len(batch)+2)
+	args = append(args, r.cfg.table, r.origin)
 	for i, ev := range batch {
 		if i > 0 {
 			q.WriteString(", ")
@@ -321,14 +323,20 @@ func (r *Relay) write(ctx context.Context, batch []outgoing) {
 		n := len(args)
 		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
 		body := ev.body
-		if body == nil {
+		if body == nil || !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0 {
+			// Not text PostgreSQL can hold (convert_from refuses it):
+			// relayed by id and status only.
 			body = []byte{}
 		}
 		args = append(args, ev.runID, ev.status, ev.runType, ev.workflowRunID, body, r.origin)
 	}
-	// NOTIFY carries the highest id only: bodies go through the table,
-	// as a notification's payload must stay under 8000 bytes.
-	q.WriteString(` RETURNING id) SELECT pg_notify($1, MAX(id)::text) FROM ins`)
+	// One notification per row. A notification's payload must stay under
+	// 8000 bytes: a small body rides along ("id origin body"), which
+	// spares the listeners a read of the table; any other row is notified
+	// by id alone and read from the table. inlineMax leaves room for the
+	// id and the origin.
+	q.WriteString(` RETURNING id, body) SELECT pg_notify($1, CASE WHEN octet_length(body) BETWEEN 1 AND ` +
+		strconv.Itoa(inlineMax) + ` THEN id::text || ' ' || $2 || ' ' || convert_from(body, 'UTF8') ELSE id::text END) FROM ins`)
 	var err error
 	for attempt, pause := 0, 20*time.Millisecond; attempt < 3; attempt, pause = attempt+1, pause*4 {
 		if attempt > 0 {
@@ -375,20 +383,49 @@ func (r *Relay) listenLoop() {
 		case <-r.stop:
 			return
 		case n := <-r.listener.NotificationChannel():
-			if n != nil {
-				if id, err := strconv.ParseInt(n.Extra, 10, 64); err == nil && r.covered(id) {
-					continue // our own write, or read already
-				}
+			if n != nil && r.fromNotification(n.Extra) {
+				continue
 			}
-			r.wantScan()
+			r.wantScan() // after a reconnect (n == nil) anything may have been missed
 		}
 	}
 }
 
-func (r *Relay) covered(id int64) bool {
+// inlineMax is the largest body a notification carries.
+const inlineMax = 7900
+
+// fromNotification handles a notification's payload: "id" for a row to
+// read from the table, or "id origin body" for one that came whole. It
+// reports whether the event is handled, so that no read is needed.
+func (r *Relay) fromNotification(extra string) bool {
+	idText, rest, inline := strings.Cut(extra, " ")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil {
+		return false
+	}
+	if !inline {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.cur.covers(id) // our own write, or read already
+	}
+	origin, body, ok := strings.Cut(rest, " ")
+	if !ok {
+		return false
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cur.covers(id)
+	fresh := r.cur.observe(id)
+	r.cur.advance(r.cfg.now(), r.cfg.gapTimeout)
+	r.mu.Unlock()
+	if !fresh || origin == r.origin {
+		return true
+	}
+	var p skyvern.WebhookPayload
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		return false // read the row instead
+	}
+	r.received.Add(1)
+	r.pub.PublishPayload(&p)
+	return true
 }
 
 func (r *Relay) wantScan() {

@@ -184,3 +184,43 @@ func TestNewRejectsBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestRelaySmallEventsNeedNoRead: a body that fits in a notification comes
+// with it, so the listeners publish it without reading the table; here the
+// listener's table reads all fail.
+func TestRelaySmallEventsNeedNoRead(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	db := openDB(t, dsn)
+	table := newEventsTable(t, db)
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	px := newProxy(t, u.Host)
+	a := startRelay(t, db, dsn, newRecorder(), pgnotify.WithTable(table))
+	atB := newRecorder()
+	b := startRelay(t, openDB(t, withHost(t, dsn, px.addr())), dsn, atB, pgnotify.WithTable(table), pgnotify.WithScanInterval(50*time.Millisecond))
+	px.cut(true) // b's pool is cut off; its listening connection is not
+	require.Eventually(t, func() bool { return b.Stats().ScanErrors > 0 }, 10*time.Second, 5*time.Millisecond)
+
+	small := payload(t, "tsk_small", skyvern.RunStatusCompleted, 7000)
+	a.Notify(small)
+	atB.waitFor(t, 10*time.Second, "tsk_small")
+	got, _ := atB.payload("tsk_small")
+	assert.Equal(t, string(small.Raw), string(got.Raw))
+
+	// Not valid UTF-8: PostgreSQL could not turn it into notification
+	// text, so it travels by id and status, and b, unable to read, misses
+	// it until its pool is back.
+	odd := payload(t, "tsk_odd", skyvern.RunStatusFailed, 10)
+	odd.Raw = append(odd.Raw[:len(odd.Raw)-1:len(odd.Raw)-1], []byte(`,"x":"`+"\xff"+`"}`)...)
+	a.Notify(odd)
+	require.Eventually(t, func() bool { return a.Stats().Sent == 2 }, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	_, ok := atB.payload("tsk_odd")
+	assert.False(t, ok, "arrived without a read of the table")
+	px.cut(false)
+	atB.waitFor(t, 10*time.Second, "tsk_odd")
+	got, _ = atB.payload("tsk_odd")
+	assert.Nil(t, got.Raw)
+	assert.Equal(t, skyvern.RunStatusFailed, got.Status)
+}
