@@ -197,6 +197,17 @@ func (r *Relay) Close() error {
 		r.wg.Wait()
 		if r.listener != nil {
 			_ = r.listener.Close()
+			// lib/pq's listener forwards what its connection had
+			// buffered before it notices the close, and would block on
+			// a full channel forever: take it until the listener closes
+			// the channel (or goes quiet).
+			for open := true; open; {
+				select {
+				case _, open = <-r.listener.NotificationChannel():
+				case <-time.After(100 * time.Millisecond):
+					open = false
+				}
+			}
 		}
 	})
 	return nil
@@ -237,8 +248,12 @@ func (r *Relay) Notify(p *skyvern.WebhookPayload) {
 		ev.body = p.Raw
 	}
 	select {
-	case <-r.stop:
+	case <-r.stop: // closed: nothing would write it
 		r.dropped.Add(1)
+		return
+	default:
+	}
+	select {
 	case r.queue <- ev:
 	default:
 		r.dropped.Add(1)
@@ -382,7 +397,10 @@ func (r *Relay) listenLoop() {
 		select {
 		case <-r.stop:
 			return
-		case n := <-r.listener.NotificationChannel():
+		case n, ok := <-r.listener.NotificationChannel():
+			if !ok {
+				return // the listener was closed
+			}
 			if n != nil && r.fromNotification(n.Extra) {
 				continue
 			}
