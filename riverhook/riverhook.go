@@ -78,7 +78,10 @@ func WithInsertOpts(opts *river.InsertOpts) Option {
 // WithHandlerOptions passes options to the underlying skyvern handler:
 // WithHandlerLogger, WithMaxBodyBytes, WithNotify, WithRunHub and so on.
 // The handler's idempotency store is River's unique jobs, so an
-// IdempotencyStore given here is not used.
+// IdempotencyStore given here is not used. WithNotify and WithRunHub hooks
+// run once an event's job is committed (or found to exist), before a
+// worker processes it: a woken WaitForRun learns that the run ended, not
+// that your processing did.
 func WithHandlerOptions(opts ...skyvern.HandlerOption) Option {
 	return func(c *handlerConfig) { c.handlerOpts = append(c.handlerOpts, opts...) }
 }
