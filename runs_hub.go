@@ -1,6 +1,7 @@
 package skyvern
 
 import (
+	"bytes"
 	"container/list"
 	"encoding/json"
 	"strings"
@@ -13,21 +14,26 @@ import (
 // WithRunHub for the handler side, and WaitWithHub for the waiting side);
 // waiters in the same process are woken at once.
 //
-// The hub remembers recent terminal events (bounded in number and age), so a
-// wait that starts after the webhook arrived still returns immediately.
+// The hub remembers recent terminal events (bounded in number, age and
+// bytes), so a wait that starts after the webhook arrived still returns
+// immediately. What it keeps of an event is what a waiter needs: the run's
+// status always, and the body (from which the waiter builds the run) while
+// it fits the byte budget of WithHubBytes. A remembered event whose body was
+// dropped still ends a late wait at once, with one GetRun instead of the
+// whole poll schedule.
 //
 // A hub only hears the webhooks its own process receives. With several
 // replicas behind a load balancer, a run's webhook may land on a replica
 // other than the one waiting; that wait then ends at its next poll, which
 // WaitForRun keeps making on its usual schedule (see WithPollInterval), so
 // the result is never missed, only later. To keep the fast path across
-// replicas, give each run a webhook_url that reaches the replica that
-// started it, or relay events between replicas: a WithNotify hook forwards
-// each payload to something every replica listens to (PostgreSQL
-// LISTEN/NOTIFY, a message bus) and each listener calls Publish on its own
-// hub. Either way, share one IdempotencyStore between the replicas (see the
-// sqlstore package), so that each event is processed once wherever it
-// lands.
+// replicas, relay events between them: a WithNotify hook forwards each
+// payload to something every replica listens to and each listener calls
+// PublishPayload on its own hub (the pgnotify package does this over the
+// PostgreSQL the replicas share), or give each run a webhook_url that
+// reaches the replica that started it. Either way, share one
+// IdempotencyStore between the replicas (see the sqlstore package), so that
+// each event is processed once wherever it lands.
 //
 // A RunHub is safe for concurrent use. The zero value is not usable; call
 // NewRunHub.
@@ -35,8 +41,12 @@ type RunHub struct {
 	mu       sync.Mutex
 	waiters  map[string]map[chan hubEvent]struct{}
 	recent   map[string]*list.Element // of *recentEvent
-	order    *list.List               // oldest first
+	order    *list.List               // of *recentEvent, oldest first
+	bodies   *list.List               // of *recentEvent that still hold a body, oldest first
+	bytes    int64                    // what the remembered events cost, by hubEventCost
 	capacity int
+	maxBytes int64
+	maxBody  int64
 	ttl      time.Duration
 	now      func() time.Time
 }
@@ -47,16 +57,40 @@ type hubEvent struct {
 }
 
 type recentEvent struct {
-	runID string
-	event hubEvent
-	at    time.Time
+	runID  string
+	event  hubEvent
+	at     time.Time
+	cost   int64
+	bodyEl *list.Element // in RunHub.bodies, nil once the body is dropped
 }
+
+// Defaults of NewRunHub's memory.
+const (
+	// DefaultHubEvents is how many recent terminal events a RunHub
+	// remembers.
+	DefaultHubEvents = 10_000
+	// DefaultHubTTL is how long a RunHub remembers an event.
+	DefaultHubTTL = time.Hour
+	// DefaultHubBytes is what the remembered events of a RunHub may cost
+	// in all, bodies included.
+	DefaultHubBytes int64 = 32 << 20
+	// DefaultHubBodyBytes is the largest body a RunHub keeps; events with
+	// larger bodies are remembered by status only.
+	DefaultHubBodyBytes int64 = 1 << 20
+)
+
+// hubEntryOverhead approximates what a remembered event costs besides its
+// run id and body: the list element, the map entry and the struct. It makes
+// the byte budget bound the hub's memory also when bodies are tiny.
+const hubEntryOverhead = 192
 
 // HubOption configures a RunHub.
 type HubOption func(*RunHub)
 
 // WithHubMemory sets how many recent terminal events the hub remembers
-// (default 10,000) and for how long (default 1 hour).
+// (default DefaultHubEvents) and for how long (default DefaultHubTTL).
+// Values <= 0 keep the defaults. WithHubBytes bounds the same memory in
+// bytes; whichever bound is reached first applies.
 func WithHubMemory(events int, ttl time.Duration) HubOption {
 	return func(h *RunHub) {
 		if events > 0 {
@@ -68,14 +102,35 @@ func WithHubMemory(events int, ttl time.Duration) HubOption {
 	}
 }
 
+// WithHubBytes bounds the hub's memory in bytes: total is what all
+// remembered events may cost together (default DefaultHubBytes), counting
+// each one's body, run id and a fixed overhead; maxBody is the largest body
+// kept at all (default DefaultHubBodyBytes, and never more than total).
+// When the total is exceeded the oldest bodies are dropped first, keeping
+// their events' statuses, and then the oldest events. Values <= 0 keep the
+// defaults.
+func WithHubBytes(total, maxBody int64) HubOption {
+	return func(h *RunHub) {
+		if total > 0 {
+			h.maxBytes = total
+		}
+		if maxBody > 0 {
+			h.maxBody = maxBody
+		}
+	}
+}
+
 // NewRunHub returns an empty hub.
 func NewRunHub(opts ...HubOption) *RunHub {
 	h := &RunHub{
 		waiters:  make(map[string]map[chan hubEvent]struct{}),
 		recent:   make(map[string]*list.Element),
 		order:    list.New(),
-		capacity: 10_000,
-		ttl:      time.Hour,
+		bodies:   list.New(),
+		capacity: DefaultHubEvents,
+		maxBytes: DefaultHubBytes,
+		maxBody:  DefaultHubBodyBytes,
+		ttl:      DefaultHubTTL,
 		now:      time.Now,
 	}
 	for _, opt := range opts {
@@ -83,12 +138,16 @@ func NewRunHub(opts ...HubOption) *RunHub {
 			opt(h)
 		}
 	}
+	h.maxBody = min(h.maxBody, h.maxBytes)
 	return h
 }
 
 // Publish records that run runID reached status, with the webhook's raw JSON
 // body (a run object), and wakes its waiters. Non-terminal statuses are
-// ignored: a waiter only wants the end. Publish only final outcomes
+// ignored: a waiter only wants the end. raw may be nil when the body is not
+// at hand (a relay that did not carry it): waiters then read the run with
+// GetRun at once. The hub keeps its own copy of what it remembers, so the
+// caller may reuse raw afterwards. Publish only final outcomes
 // (WebhookPayload.IsFinal): a relay that forwards what WithNotify hands it
 // does so already. Should an interim body (retry_pending true) be published
 // anyway, WaitForRun does not take it for the result; it polls instead.
@@ -108,15 +167,17 @@ func (h *RunHub) Publish(runID string, status RunStatus, raw json.RawMessage) {
 	}
 }
 
-// publishPayload publishes a verified delivery under the id of its run
+// PublishPayload publishes a verified delivery under the id of its run
 // and, for a task v2 run, under the id of the workflow run behind it as
 // well: get_run answers for that wr_ id with the task v2 run, so a wait may
 // be on it. Such a waiter reads the run with GetRun when woken (the body's
 // run_id is not the id it waits on), and so gets what polling would give.
+// WithRunHub calls it for every processed delivery; a relay between
+// replicas calls it with the payloads it receives.
 //
 // An interim delivery of a retried workflow (retry pending) is not
 // published: its terminal status is not the run's end.
-func (h *RunHub) publishPayload(p *WebhookPayload) {
+func (h *RunHub) PublishPayload(p *WebhookPayload) {
 	if !p.IsFinal() {
 		return
 	}
@@ -136,20 +197,61 @@ func isTaskV2(t RunType, id string) bool {
 func (h *RunHub) remember(runID string, ev hubEvent) {
 	now := h.now()
 	if el, ok := h.recent[runID]; ok {
-		h.order.Remove(el)
+		h.evict(el)
 	}
-	h.recent[runID] = h.order.PushBack(&recentEvent{runID: runID, event: ev, at: now})
+	rec := &recentEvent{runID: runID, event: hubEvent{status: ev.status}, at: now}
+	if len(ev.raw) > 0 && int64(len(ev.raw)) <= h.maxBody {
+		// A copy of exactly its length: raw may be a window on a larger
+		// buffer (the request body) that must not stay alive with it.
+		rec.event.raw = bytes.Clone(ev.raw)
+		rec.bodyEl = h.bodies.PushBack(rec)
+	}
+	rec.cost = hubEntryOverhead + int64(len(runID)) + int64(len(rec.event.raw))
+	h.recent[runID] = h.order.PushBack(rec)
+	h.bytes += rec.cost
 	for h.order.Len() > h.capacity {
 		h.evict(h.order.Front())
 	}
 	for el := h.order.Front(); el != nil && now.Sub(el.Value.(*recentEvent).at) > h.ttl; el = h.order.Front() {
 		h.evict(el)
 	}
+	for h.bytes > h.maxBytes && h.order.Len() > 0 {
+		if front := h.bodies.Front(); front != nil {
+			h.dropBody(front.Value.(*recentEvent))
+			continue
+		}
+		h.evict(h.order.Front())
+	}
+}
+
+// dropBody forgets an event's body but keeps its status, which is enough to
+// end a late wait with a single GetRun.
+func (h *RunHub) dropBody(rec *recentEvent) {
+	if rec.bodyEl == nil {
+		return
+	}
+	h.bodies.Remove(rec.bodyEl)
+	rec.bodyEl = nil
+	n := int64(len(rec.event.raw))
+	rec.event.raw = nil
+	rec.cost -= n
+	h.bytes -= n
 }
 
 func (h *RunHub) evict(el *list.Element) {
-	delete(h.recent, el.Value.(*recentEvent).runID)
+	rec := el.Value.(*recentEvent)
+	h.dropBody(rec)
+	h.bytes -= rec.cost
+	delete(h.recent, rec.runID)
 	h.order.Remove(el)
+}
+
+// MemoryBytes returns what the hub's remembered events cost by the measure
+// WithHubBytes bounds, for metrics and tests.
+func (h *RunHub) MemoryBytes() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bytes
 }
 
 // subscribe registers a waiter for runID. The channel receives the run's

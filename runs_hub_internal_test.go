@@ -3,6 +3,7 @@ package skyvern
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func TestPublishPayloadIDs(t *testing.T) {
 			p, err := decodePayload([]byte(tt.body))
 			require.NoError(t, err)
 			h := NewRunHub()
-			h.publishPayload(p)
+			h.PublishPayload(p)
 			var got []string
 			for id := range h.recent {
 				got = append(got, id)
@@ -63,4 +64,94 @@ func TestPublishPayloadIDs(t *testing.T) {
 			assert.ElementsMatch(t, tt.want, got)
 		})
 	}
+}
+
+// hubBody returns a run object of about size bytes for runID, as a window
+// on a buffer twice that size, like a slice of a request body would be.
+func hubBody(runID string, size int) json.RawMessage {
+	prefix := `{"run_id":"` + runID + `","status":"completed","output":"`
+	buf := make([]byte, 0, 2*size)
+	buf = append(buf, prefix...)
+	for len(buf) < size-2 {
+		buf = append(buf, 'x')
+	}
+	return append(buf, `"}`...)
+}
+
+func TestRunHubMemoryIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	const (
+		total   = 1 << 20
+		maxBody = 128 << 10
+	)
+	h := NewRunHub(WithHubBytes(total, maxBody))
+	for i := 0; i < 200; i++ {
+		id := fmt.Sprintf("wr_%03d", i)
+		h.Publish(id, RunStatusCompleted, hubBody(id, 64<<10))
+		require.LessOrEqual(t, h.MemoryBytes(), int64(total), "after %d events", i+1)
+	}
+	h.Publish("wr_big", RunStatusFailed, hubBody("wr_big", 256<<10))
+	assert.LessOrEqual(t, h.MemoryBytes(), int64(total))
+	assert.Len(t, h.recent, 201, "every event is remembered, by status at least")
+
+	tests := []struct {
+		id       string
+		status   RunStatus
+		wantBody bool
+	}{
+		{"wr_000", RunStatusCompleted, false}, // oldest: body dropped for the budget
+		{"wr_199", RunStatusCompleted, true},  // newest small body: kept
+		{"wr_big", RunStatusFailed, false},    // over maxBody: never kept
+	}
+	for _, tt := range tests {
+		ch, cancel := h.subscribe(tt.id)
+		require.Len(t, ch, 1, tt.id)
+		ev := <-ch
+		cancel()
+		assert.Equal(t, tt.status, ev.status, tt.id)
+		assert.Equal(t, tt.wantBody, ev.raw != nil, tt.id)
+		if tt.wantBody {
+			assert.Equal(t, len(ev.raw), cap(ev.raw), "%s: the hub keeps an exact copy, not the buffer around it", tt.id)
+			assert.NotNil(t, runFromEvent(tt.id, ev), tt.id)
+		} else {
+			assert.Nil(t, runFromEvent(tt.id, ev), "%s: a wait without a body reads the run with GetRun", tt.id)
+		}
+	}
+
+	// Tiny bodies too: the overhead of each event counts, so the number of
+	// events is bounded by the budget as well.
+	small := NewRunHub(WithHubBytes(64<<10, 0), WithHubMemory(1_000_000, 0))
+	for i := 0; i < 5000; i++ {
+		small.Publish(fmt.Sprintf("tsk_%d", i), RunStatusCompleted, nil)
+	}
+	assert.LessOrEqual(t, small.MemoryBytes(), int64(64<<10))
+	assert.Less(t, len(small.recent), 5000)
+	assert.Equal(t, small.order.Len(), len(small.recent))
+}
+
+// TestRunHubHeapIsBoundedWithDefaults publishes 96 MiB of 64 KiB bodies to a
+// hub with default options and checks what stays on the heap: the default
+// byte budget, not the bodies of the last 10,000 events.
+func TestRunHubHeapIsBoundedWithDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 96 MiB")
+	}
+	before := liveHeap()
+	h := NewRunHub()
+	for i := 0; i < 1536; i++ {
+		id := fmt.Sprintf("wr_%d", i)
+		h.Publish(id, RunStatusCompleted, hubBody(id, 64<<10))
+	}
+	grown := int64(liveHeap()) - int64(before)
+	t.Logf("hub accounts %d bytes; heap grew by %d bytes", h.MemoryBytes(), grown)
+	assert.LessOrEqual(t, h.MemoryBytes(), DefaultHubBytes)
+	assert.Less(t, grown, DefaultHubBytes+8<<20, "heap kept by the hub")
+	runtime.KeepAlive(h)
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -138,7 +138,7 @@ func WithRunHub(hub *RunHub) HandlerOption {
 	if hub == nil {
 		return nil
 	}
-	return WithNotify(hub.publishPayload)
+	return WithNotify(hub.PublishPayload)
 }
 
 // receiver holds what the HTTP entry points share: reading, capping and

@@ -1,0 +1,5 @@
+//go:build !race
+
+package pgnotify_test
+
+const raceEnabled = false
