@@ -2,12 +2,14 @@ package skyvern_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,7 +170,7 @@ func TestPerCallRetryBudget(t *testing.T) {
 	c, mux, _ := setup(t, skyvern.WithMaxRetries(5))
 	var attempts atomic.Int32
 	mux.HandleFunc("/v1/runs/tsk_1", sequence(&attempts, status(503, ``)))
-	_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithRetries(1))
+	_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithMaxRetries(1))
 	assert.ErrorIs(t, err, skyvern.ErrServer)
 	assert.EqualValues(t, 2, attempts.Load())
 
@@ -339,7 +341,7 @@ func TestErrorShapes(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = io.WriteString(w, tc.body)
 			})
-			_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithRetries(0))
+			_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithMaxRetries(0))
 			var apiErr *skyvern.APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, tc.status, apiErr.StatusCode)
@@ -385,17 +387,78 @@ func TestValidationDetailField(t *testing.T) {
 	assert.Equal(t, "null", string(v.Input))
 }
 
-func TestLoggerReportsRetriesWithoutTheKey(t *testing.T) {
+// logRecords decodes the JSON lines a slog.JSONHandler wrote.
+func logRecords(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// The client logs its own records, never go-retryablehttp's lines ("timeout"
+// that is really the backoff, "remaining=1048576", ERROR for attempts the
+// SDK then handles): one per failed attempt and one per call outcome, with
+// the path and no query string, and never the key.
+func TestLoggerRecordsAttemptsAndOutcome(t *testing.T) {
 	t.Parallel()
 	var buf skyvern.SafeBuffer
-	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, mux, _ := setup(t, skyvern.WithLogger(logger))
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mux, _ := setup(t, skyvern.WithLogger(logger), skyvern.WithRetryWait(time.Millisecond, 2*time.Millisecond))
 	var attempts atomic.Int32
 	mux.HandleFunc("/v1/runs/tsk_1", sequence(&attempts, status(503, ``), status(200, okRun)))
-	_, err := c.GetRun(context.Background(), "tsk_1")
+	_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithQuery("secret_param", "q-value"))
 	require.NoError(t, err)
 	out := buf.String()
-	assert.Contains(t, out, "retrying request")
-	assert.Contains(t, out, "status: 503")
 	assert.NotContains(t, out, testAPIKey)
+	assert.NotContains(t, out, "q-value", "query strings are never logged")
+	assert.NotContains(t, out, "remaining", "go-retryablehttp's own lines are not forwarded")
+	assert.NotContains(t, out, "retrying request")
+
+	recs := logRecords(t, out)
+	require.Len(t, recs, 2, out)
+	retry, outcome := recs[0], recs[1]
+	assertAttrs(t, retry, map[string]any{
+		"level": "INFO", "msg": "skyvern: retrying", "method": "GET", "path": "/api-prefix/v1/runs/tsk_1",
+		"attempt": 1.0, "status": 503.0, "retry_class": "read", "retry": true, "reason": "server error",
+	})
+	wait, ok := retry["wait"].(float64)
+	require.True(t, ok, "wait is a duration: %v", retry["wait"])
+	assert.Positive(t, wait)
+	assert.LessOrEqual(t, time.Duration(wait), 2*time.Millisecond)
+
+	assertAttrs(t, outcome, map[string]any{
+		"level": "DEBUG", "msg": "skyvern: call", "outcome": "ok", "attempts": 2.0, "status": 200.0, "path": "/api-prefix/v1/runs/tsk_1",
+	})
+}
+
+// assertAttrs checks that rec holds want's attributes (as decoded JSON).
+func assertAttrs(t *testing.T, rec, want map[string]any) {
+	t.Helper()
+	for k, v := range want {
+		assert.Equal(t, v, rec[k], "attribute %s", k)
+	}
+}
+
+// A run-creating call that ends in a 500 logs its one attempt as not
+// retried, and its outcome as unknown, at WARN.
+func TestLoggerRecordsUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	var buf skyvern.SafeBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mux, _ := setup(t, skyvern.WithLogger(logger))
+	mux.HandleFunc("/v1/run/tasks", status(500, `{"detail":"boom"}`))
+	_, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "p"})
+	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+	recs := logRecords(t, buf.String())
+	require.Len(t, recs, 2)
+	assertAttrs(t, recs[0], map[string]any{"level": "DEBUG", "retry": false, "retry_class": "unsafe", "reason": "not safe to resend", "wait": nil})
+	assertAttrs(t, recs[1], map[string]any{"level": "WARN", "outcome": "outcome_unknown", "status": 500.0})
+	assert.NotContains(t, buf.String(), testAPIKey)
 }

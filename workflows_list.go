@@ -94,7 +94,7 @@ func (p *GetWorkflowsParams) query() (url.Values, error) {
 
 // GetWorkflows returns one page of workflows, the latest version of each
 // (GET /v1/workflows). params may be nil. AllWorkflows walks every page.
-func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) ([]Workflow, error) {
+func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) ([]*Workflow, error) {
 	q, err := params.query()
 	if err != nil {
 		return nil, err
@@ -105,9 +105,12 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 	if err != nil {
 		return nil, err
 	}
-	var page []Workflow
+	var page []*Workflow
 	if err := decodeJSON(call, resp.body, &page); err != nil {
 		return nil, err
+	}
+	if slices.Contains(page, nil) {
+		return nil, malformedResponse(call, "null in the list of workflows")
 	}
 	return page, nil
 }
@@ -116,7 +119,7 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 // nil), fetching page after page from params.Page on, with
 // DefaultWorkflowsPageSize unless params.PageSize is set. It stops after a
 // page with fewer workflows than the page size. An error ends the
-// iteration: it is yielded once, with a zero Workflow. When ctx ends, the
+// iteration: it is yielded once, with a nil *Workflow. When ctx ends, the
 // iteration yields ctx.Err() and stops, even between workflows of a page
 // already fetched.
 //
@@ -126,8 +129,8 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 //		}
 //		fmt.Println(wf.WorkflowPermanentID, wf.Title)
 //	}
-func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) iter.Seq2[Workflow, error] {
-	return func(yield func(Workflow, error) bool) {
+func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) iter.Seq2[*Workflow, error] {
+	return func(yield func(*Workflow, error) bool) {
 		var p GetWorkflowsParams
 		if params != nil {
 			p = *params // the caller's params are not modified
@@ -141,12 +144,12 @@ func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 		var prevIDs []string
 		for {
 			if err := contextErr(ctx); err != nil {
-				yield(Workflow{}, err)
+				yield(nil, err)
 				return
 			}
 			page, err := c.GetWorkflows(ctx, &p, opts...)
 			if err != nil {
-				yield(Workflow{}, err)
+				yield(nil, err)
 				return
 			}
 			ids := make([]string, len(page))
@@ -156,13 +159,13 @@ func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 			if len(ids) > 0 && slices.Equal(ids, prevIDs) {
 				// A server that ignores the page parameter would otherwise
 				// be paged forever.
-				yield(Workflow{}, fmt.Errorf("skyvern: GET /v1/workflows: %w: page %d repeats page %d", ErrMalformedResponse, p.Page, p.Page-1))
+				yield(nil, fmt.Errorf("skyvern: GET /v1/workflows: %w: page %d repeats page %d", ErrMalformedResponse, p.Page, p.Page-1))
 				return
 			}
 			prevIDs = ids
 			for _, wf := range page {
 				if err := ctx.Err(); err != nil {
-					yield(Workflow{}, err)
+					yield(nil, err)
 					return
 				}
 				if !yield(wf, nil) {

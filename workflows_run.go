@@ -70,6 +70,13 @@ type WorkflowRunRequest struct {
 	// Template runs one of Skyvern's templates; it is sent as the template
 	// query parameter.
 	Template bool `json:"-"`
+	// MaxStepsOverride caps the steps of this run; it is sent as the
+	// x-max-steps-override header and must be at least 1. nil leaves the
+	// workflow's own limits.
+	MaxStepsOverride *int `json:"-"`
+	// XUserAgent is sent as Skyvern's x-user-agent header, which the server
+	// records as what triggered the run.
+	XUserAgent string `json:"-"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler. It also accepts the id under
@@ -90,14 +97,6 @@ func (r *WorkflowRunRequest) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// WithMaxStepsOverride caps the steps of a RunWorkflow run with the
-// x-max-steps-override header; n must be at least 1. Other calls refuse the
-// option, since their routes do not read the header (for a task, set
-// TaskRunRequest.MaxSteps).
-func WithMaxStepsOverride(n int) RequestOption {
-	return func(rc *requestConfig) { rc.maxStepsHeader = strconv.Itoa(n) }
-}
-
 // RunWorkflow starts a run of a workflow (POST /v1/run/workflows) and returns
 // it, usually still queued. The result goes to req.WebhookURL if set, else to
 // the workflow's WebhookCallbackURL, and can be polled with WaitForRun.
@@ -112,12 +111,13 @@ func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts 
 		return nil, err
 	}
 	rc := c.newRequestConfig(opts)
-	if rc.maxStepsHeader != "" {
-		if n, err := strconv.Atoi(rc.maxStepsHeader); err != nil || n < 1 {
-			return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + rc.maxStepsHeader}
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), body: req, class: retryUnsafe, header: xUserAgentHeader(req.XUserAgent)}
+	if req.MaxStepsOverride != nil {
+		if call.header == nil {
+			call.header = make(http.Header, 1)
 		}
+		call.header.Set("X-Max-Steps-Override", strconv.Itoa(*req.MaxStepsOverride))
 	}
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), body: req, class: retryUnsafe, maxSteps: true}
 	if req.Template {
 		call.query = url.Values{"template": {"true"}}
 	}
@@ -134,6 +134,12 @@ func (r *WorkflowRunRequest) validate() error {
 	}
 	if isBlank(r.WorkflowID) {
 		return &InvalidRequestError{Field: "workflow_id", Reason: "is required"}
+	}
+	if r.MaxStepsOverride != nil && *r.MaxStepsOverride < 1 {
+		return &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + strconv.Itoa(*r.MaxStepsOverride)}
+	}
+	if !validHeaderValue(r.XUserAgent) {
+		return &InvalidRequestError{Field: "x-user-agent", Reason: "must not contain control characters"}
 	}
 	if err := validateCallbackURL("webhook_url", r.WebhookURL); err != nil {
 		return err
