@@ -75,6 +75,10 @@ var (
 		_, err := c.GetRun(ctx, "tsk_1")
 		return err
 	})
+	callRunWorkflow = callFunc(func(ctx context.Context, c *skyvern.Client) error {
+		_, err := c.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: "wpid_1"})
+		return err
+	})
 	callCancel = callFunc(func(ctx context.Context, c *skyvern.Client) error {
 		return c.CancelRun(ctx, "tsk_1")
 	})
@@ -88,11 +92,12 @@ func TestRetryClasses(t *testing.T) {
 	t.Parallel()
 	routes := map[string]string{
 		"RunTask":         "/v1/run/tasks",
+		"RunWorkflow":     "/v1/run/workflows",
 		"GetRun":          "/v1/runs/tsk_1",
 		"CancelRun":       "/v1/runs/tsk_1/cancel",
 		"RetryRunWebhook": "/v1/runs/tsk_1/retry_webhook",
 	}
-	calls := map[string]callFunc{"RunTask": callRunTask, "GetRun": callGetRun, "CancelRun": callCancel, "RetryRunWebhook": callRetryWebhook}
+	calls := map[string]callFunc{"RunTask": callRunTask, "RunWorkflow": callRunWorkflow, "GetRun": callGetRun, "CancelRun": callCancel, "RetryRunWebhook": callRetryWebhook}
 
 	cases := []struct {
 		call         string
@@ -113,6 +118,10 @@ func TestRetryClasses(t *testing.T) {
 		{"RunTask", "429 until budget ends", []behaviour{status(429, `{"detail":"slow down"}`)}, 3, false, false, 429},
 		{"RunTask", "400 is final", []behaviour{status(400, `{"detail":"Invalid agent engine: x"}`)}, 1, false, false, 400},
 		{"RunTask", "422 is final", []behaviour{status(422, `{"detail":[{"type":"missing","loc":["body","prompt"],"msg":"Field required","input":{}}]}`)}, 1, false, false, 422},
+		// A 409 says nothing about a run-creating call's idempotency: final.
+		{"RunTask", "409 is final", []behaviour{status(409, `{"detail":"conflict"}`), status(200, okRun)}, 1, false, false, 409},
+		{"RunWorkflow", "409 is final", []behaviour{status(409, `{"detail":"conflict"}`), status(200, okRun)}, 1, false, false, 409},
+		{"CancelRun", "409 is final", []behaviour{status(409, `{"detail":"conflict"}`), status(200, `null`)}, 1, false, false, 409},
 		{"CancelRun", "500", []behaviour{status(500, `{"error":"Unexpected error: FailedToSendWebhook"}`), status(200, `null`)}, 1, false, true, 500},
 		{"CancelRun", "429 then ok", []behaviour{status(429, ``), status(200, `null`)}, 2, true, false, 0},
 		{"RetryRunWebhook", "504", []behaviour{status(504, ``), status(200, `null`)}, 1, false, true, 504},
@@ -256,6 +265,22 @@ func TestRetryAfter(t *testing.T) {
 		assert.EqualValues(t, 1, attempts.Load())
 		assert.Contains(t, err.Error(), "retry after 1h0m0s")
 	})
+	t.Run("above the cap ends a 409 in-progress retry too", func(t *testing.T) {
+		t.Parallel()
+		c, mux, _ := setup(t, skyvern.WithMaxRetryAfter(time.Second))
+		var attempts atomic.Int32
+		mux.HandleFunc("/v1/workflows", sequence(&attempts,
+			status(409, `{"detail":"Workflow creation with this idempotency key is still in progress."}`, "Retry-After", "3600"),
+			status(200, `{"workflow_permanent_id":"wpid_1"}`)))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := c.CreateWorkflow(ctx, &skyvern.WorkflowRequest{JSONDefinition: &skyvern.WorkflowDefinition{Title: "t"}})
+		var apiErr *skyvern.APIError
+		require.ErrorAs(t, err, &apiErr, "the hour-long hint is not waited out")
+		assert.ErrorIs(t, err, skyvern.ErrConflict)
+		assert.Equal(t, time.Hour, apiErr.RetryAfter)
+		assert.EqualValues(t, 1, attempts.Load())
+	})
 	t.Run("HTTP date above the cap", func(t *testing.T) {
 		t.Parallel()
 		c, mux, _ := setup(t, skyvern.WithMaxRetryAfter(time.Second))
@@ -325,6 +350,7 @@ func TestErrorShapes(t *testing.T) {
 		{"empty body", 404, "", ``, "", skyvern.ErrNotFound, 0},
 		{"html page", 404, "text/html", "<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>nginx</h1></body></html>", "404 Not Found", skyvern.ErrNotFound, 0},
 		{"html without title", 400, "text/html", "<html><body><h1>Bad</h1> <p>request   here</p></body></html>", "Bad request here", skyvern.ErrValidation, 0},
+		{"unauthorized", 401, "application/json", `{"detail":"Not authenticated"}`, "Not authenticated", skyvern.ErrForbidden, 0},
 		{"plain text", 403, "text/plain", "upstream forbids this", "upstream forbids this", skyvern.ErrForbidden, 0},
 		{"unknown json", 400, "application/json", `{"key":"value"}`, `{"key":"value"}`, skyvern.ErrValidation, 0},
 		{"detail object", 400, "application/json", `{"detail":{"message":"nested reason"}}`, "nested reason", skyvern.ErrValidation, 0},
