@@ -2,7 +2,6 @@ package skyvern
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -391,12 +390,6 @@ func newCallError(call apiCall, what string, errs ...error) error {
 // the method and the whole URL, query included; the message keeps only the
 // cause, and the *url.Error stays reachable with errors.As.
 func transportError(call apiCall, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		var ue *url.Error
-		if !errors.As(err, &ue) {
-			return err // the caller's context ended between attempts
-		}
-	}
 	return newCallError(call, "", err)
 }
 
