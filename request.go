@@ -318,6 +318,9 @@ func deprecationOf(h http.Header) (deprecated bool, at, sunset time.Time, link s
 	return deprecated, at, sunset, link
 }
 
+// maxNotedDeprecations bounds the routes whose deprecation is remembered.
+const maxNotedDeprecations = 256
+
 // noteDeprecation logs a route's Deprecation or Sunset header at WARN, once
 // per method and path for the life of the Client, so that a program learns
 // of a coming removal without a line per call.
@@ -325,9 +328,15 @@ func (c *Client) noteDeprecation(ctx context.Context, call apiCall, h http.Heade
 	if c.logger == nil || (h.Get("Deprecation") == "" && h.Get("Sunset") == "") {
 		return
 	}
+	// Paths carry ids, so the set of noted routes is bounded: past
+	// maxNotedDeprecations, a program has been told plenty.
+	if c.notedDeprecations.Load() >= maxNotedDeprecations {
+		return
+	}
 	if _, seen := c.deprecations.LoadOrStore(call.method+" "+call.path, struct{}{}); seen {
 		return
 	}
+	c.notedDeprecations.Add(1)
 	_, at, sunset, link := deprecationOf(h)
 	attrs := []slog.Attr{slog.String("method", call.method), slog.String("path", call.path)}
 	if !at.IsZero() {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -60,7 +61,8 @@ type Client struct {
 	// deprecations holds the "METHOD path" keys whose Deprecation or
 	// Sunset header was logged already; a pointer, so that the Client can
 	// be formatted by value (see Format).
-	deprecations *sync.Map
+	deprecations      *sync.Map
+	notedDeprecations *atomic.Int64
 }
 
 type clientConfig struct {
@@ -333,14 +335,15 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	}
 
 	c := &Client{
-		baseURL:          base,
-		apiKey:           apiKey,
-		maxRetries:       DefaultMaxRetries,
-		requestTimeout:   DefaultRequestTimeout,
-		maxRetryAfter:    cfg.maxRetryAfter,
-		maxResponseBytes: cfg.maxResponseBytes,
-		logger:           cfg.logger,
-		deprecations:     new(sync.Map),
+		baseURL:           base,
+		apiKey:            apiKey,
+		maxRetries:        DefaultMaxRetries,
+		requestTimeout:    DefaultRequestTimeout,
+		maxRetryAfter:     cfg.maxRetryAfter,
+		maxResponseBytes:  cfg.maxResponseBytes,
+		logger:            cfg.logger,
+		deprecations:      new(sync.Map),
+		notedDeprecations: new(atomic.Int64),
 	}
 	if cfg.call.maxRetries != nil {
 		c.maxRetries = *cfg.call.maxRetries
