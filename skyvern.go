@@ -102,21 +102,24 @@ type RequestOption interface {
 // SharedOption is an option valid at both levels: given to [NewClient] it
 // sets the client's default, given to a call it overrides that default for
 // the call alone. It satisfies both [Option] and [RequestOption].
-// [WithRequestTimeout] and [WithMaxRetries] return one.
-type SharedOption func(*callSettings) error
+// [WithRequestTimeout] and [WithMaxRetries] return one; the zero
+// SharedOption sets nothing.
+type SharedOption struct {
+	set func(*callSettings) error
+}
 
 func (o SharedOption) applyClient(c *clientConfig) error {
-	if o == nil {
+	if o.set == nil {
 		return nil
 	}
-	return o(&c.call)
+	return o.set(&c.call)
 }
 
 func (o SharedOption) applyRequest(rc *requestConfig) error {
-	if o == nil {
+	if o.set == nil {
 		return nil
 	}
-	return o(&rc.call)
+	return o.set(&rc.call)
 }
 
 // clientOption is an [Option] valid in NewClient only.
@@ -192,13 +195,13 @@ func WithHTTPClient(hc *http.Client) Option {
 // (default [DefaultMaxRetries]); given to a call, that call's. 0 turns
 // retries off; a negative n is invalid.
 func WithMaxRetries(n int) SharedOption {
-	return func(s *callSettings) error {
+	return SharedOption{set: func(s *callSettings) error {
 		if n < 0 {
 			return invalidOption("WithMaxRetries", "must not be negative, got %d", n)
 		}
 		s.maxRetries = &n
 		return nil
-	}
+	}}
 }
 
 // WithRequestTimeout bounds each attempt, from sending the request to
@@ -208,7 +211,7 @@ func WithMaxRetries(n int) SharedOption {
 // context passed to a call bounds the call as a whole, retries and backoff
 // included.
 func WithRequestTimeout(d time.Duration) SharedOption {
-	return func(s *callSettings) error {
+	return SharedOption{set: func(s *callSettings) error {
 		if d < 0 {
 			return invalidOption("WithRequestTimeout", "must not be negative, got %v", d)
 		}
@@ -218,7 +221,7 @@ func WithRequestTimeout(d time.Duration) SharedOption {
 		}
 		s.requestTimeout = &d
 		return nil
-	}
+	}}
 }
 
 // WithLogger makes the client log to l: one record per failed or retried
