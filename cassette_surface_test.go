@@ -16,7 +16,7 @@ import (
 // others.
 var surfaceCassetteScenarios = []cassetteScenario{
 	{name: "get_run_timeline", fakeOnly: true, run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Timeline Invoices"), skyvern.WithIdempotencyKey("cassette-timeline-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyedWorkflow(invoiceWorkflow("Timeline Invoices"), "cassette-timeline-1"))
 		require.NoError(t, err)
 		run, err := env.client.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: wf.WorkflowPermanentID, Parameters: map[string]any{"invoice_month": "2026-01"}})
 		require.NoError(t, err)
@@ -53,14 +53,14 @@ var surfaceCassetteScenarios = []cassetteScenario{
 		assert.Empty(t, res.Failed)
 	}},
 	{name: "retry_workflow_run", fakeOnly: true, run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Retried Invoices"), skyvern.WithIdempotencyKey("cassette-retry-run-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyedWorkflow(invoiceWorkflow("Retried Invoices"), "cassette-retry-run-1"))
 		require.NoError(t, err)
 		run, err := env.client.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: wf.WorkflowPermanentID, Parameters: map[string]any{"invoice_month": "2026-01"}})
 		require.NoError(t, err)
 		if env.fake != nil {
 			require.NoError(t, env.fake.Fail(run.RunID, "Portal down"))
 		}
-		retried, err := env.client.RetryWorkflowRun(ctx, run.RunID)
+		retried, err := env.client.RetryWorkflowRun(ctx, run.RunID, nil)
 		require.NoError(t, err)
 		assert.NotEqual(t, run.RunID, retried.RunID)
 		assert.Equal(t, skyvern.RunStatusCreated, retried.Status)
@@ -82,7 +82,7 @@ var surfaceCassetteScenarios = []cassetteScenario{
 		assert.True(t, strings.HasPrefix(run.RunID, "wr_"))
 	}},
 	{name: "get_workflow_versions", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Versioned Invoices"), skyvern.WithIdempotencyKey("cassette-versions-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyedWorkflow(invoiceWorkflow("Versioned Invoices"), "cassette-versions-1"))
 		require.NoError(t, err)
 		_, err = env.client.UpdateWorkflow(ctx, wf.WorkflowPermanentID, invoiceWorkflow("Versioned Invoices v2"))
 		require.NoError(t, err)
@@ -92,7 +92,7 @@ var surfaceCassetteScenarios = []cassetteScenario{
 		assert.Equal(t, "Versioned Invoices v2", versions[0].Title)
 	}},
 	{name: "get_workflow_runs", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Listed Runs"), skyvern.WithIdempotencyKey("cassette-workflow-runs-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyedWorkflow(invoiceWorkflow("Listed Runs"), "cassette-workflow-runs-1"))
 		require.NoError(t, err)
 		run, err := env.client.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: wf.WorkflowPermanentID, Parameters: map[string]any{"invoice_month": "2026-01"}})
 		require.NoError(t, err)
@@ -102,7 +102,7 @@ var surfaceCassetteScenarios = []cassetteScenario{
 		assert.Equal(t, run.RunID, runs[0].WorkflowRunID)
 	}},
 	{name: "upload_file", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		up, err := env.client.UploadFile(ctx, "customers.csv", strings.NewReader("id,name\n1,Ada\n"), &skyvern.UploadFileParams{RetentionDays: skyvern.Int(7)})
+		up, err := env.client.UploadFile(ctx, "customers.csv", strings.NewReader("id,name\n1,Ada\n"), &skyvern.UploadFileParams{RetentionDays: skyvern.Ptr(7)})
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(up.FileID, "file_"))
 		assert.NotNil(t, up.ExpiresAt)
@@ -117,4 +117,11 @@ var surfaceCassetteScenarios = []cassetteScenario{
 		require.NoError(t, err)
 		assert.NotEmpty(t, v.Version)
 	}},
+}
+
+// keyedWorkflow sets the Idempotency-Key CreateWorkflow sends, so a recording
+// matches its replay.
+func keyedWorkflow(req *skyvern.WorkflowRequest, key string) *skyvern.WorkflowRequest {
+	req.IdempotencyKey = key
+	return req
 }

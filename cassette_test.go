@@ -73,7 +73,7 @@ var cassetteScenarios = []cassetteScenario{
 	{name: "run_task", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
 		run, err := env.client.RunTask(ctx, &skyvern.TaskRunRequest{
 			Prompt: "Get the title of the top post", URL: "https://news.ycombinator.com/",
-			WebhookURL: cassetteHook, MaxSteps: skyvern.Int(10),
+			WebhookURL: cassetteHook, MaxSteps: skyvern.Ptr(10),
 		})
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(run.RunID, "tsk_"), run.RunID)
@@ -103,7 +103,7 @@ var cassetteScenarios = []cassetteScenario{
 		assert.False(t, got.FinishedAt.Before(got.CreatedAt.Time))
 	}},
 	{name: "create_and_run_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Invoice Downloader"), skyvern.WithIdempotencyKey("cassette-create-and-run"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Invoice Downloader"), "cassette-create-and-run"))
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(wf.WorkflowPermanentID, "wpid_"), wf.WorkflowPermanentID)
 		assert.Equal(t, cassetteHook, wf.WebhookCallbackURL)
@@ -123,22 +123,22 @@ var cassetteScenarios = []cassetteScenario{
 		assert.Equal(t, cassetteHook+"/override", req.WebhookURL)
 	}},
 	{name: "create_workflow_idempotent", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		key := skyvern.WithIdempotencyKey("cassette-idempotent-create-1")
-		first, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Idempotent Invoices"), key)
+		const key = "cassette-idempotent-create-1"
+		first, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Idempotent Invoices"), key))
 		require.NoError(t, err)
-		again, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Idempotent Invoices"), key)
+		again, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Idempotent Invoices"), key))
 		require.NoError(t, err)
 		assert.Equal(t, first.WorkflowPermanentID, again.WorkflowPermanentID)
 		assert.Equal(t, first.WorkflowID, again.WorkflowID, "the same key returns the same version, not a new one")
 	}},
 	{name: "create_workflow_conflict_then_ok", fakeOnly: true, run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
 		inject(env, skyverntest.RouteCreateWorkflow, skyverntest.Fault{Status: http.StatusConflict, Body: `{"detail":"Workflow creation with this idempotency key is still in progress."}`})
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Conflicted Invoices"), skyvern.WithIdempotencyKey("cassette-conflict-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Conflicted Invoices"), "cassette-conflict-1"))
 		require.NoError(t, err)
 		assert.Equal(t, "Conflicted Invoices", wf.Title)
 	}},
 	{name: "get_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Fetched Invoices"), skyvern.WithIdempotencyKey("cassette-get-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Fetched Invoices"), "cassette-get-1"))
 		require.NoError(t, err)
 		got, err := env.client.GetWorkflow(ctx, wf.WorkflowPermanentID, nil)
 		require.NoError(t, err)
@@ -150,7 +150,7 @@ var cassetteScenarios = []cassetteScenario{
 		assert.Equal(t, "download_invoice", task.Label)
 	}},
 	{name: "list_workflows", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Listed Invoices"), skyvern.WithIdempotencyKey("cassette-list-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Listed Invoices"), "cassette-list-1"))
 		require.NoError(t, err)
 		list, err := env.client.GetWorkflows(ctx, &skyvern.GetWorkflowsParams{SearchKey: "Listed Invoices", PageSize: 5})
 		require.NoError(t, err)
@@ -158,7 +158,7 @@ var cassetteScenarios = []cassetteScenario{
 		assert.Equal(t, wf.WorkflowPermanentID, list[0].WorkflowPermanentID)
 	}},
 	{name: "update_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Updated Invoices"), skyvern.WithIdempotencyKey("cassette-update-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Updated Invoices"), "cassette-update-1"))
 		require.NoError(t, err)
 		updated, err := env.client.UpdateWorkflow(ctx, wf.WorkflowPermanentID, invoiceWorkflow("Updated Invoices v2"))
 		require.NoError(t, err)
@@ -167,7 +167,7 @@ var cassetteScenarios = []cassetteScenario{
 		assert.Equal(t, "Updated Invoices v2", updated.Title)
 	}},
 	{name: "delete_workflow", run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Deleted Invoices"), skyvern.WithIdempotencyKey("cassette-delete-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Deleted Invoices"), "cassette-delete-1"))
 		require.NoError(t, err)
 		require.NoError(t, env.client.DeleteWorkflow(ctx, wf.WorkflowPermanentID))
 		list, err := env.client.GetWorkflows(ctx, &skyvern.GetWorkflowsParams{SearchKey: "Deleted Invoices"})
@@ -221,7 +221,7 @@ var cassetteScenarios = []cassetteScenario{
 		assert.Equal(t, "Task run not found tsk_404404404404404404", apiErr.Detail)
 	}},
 	{name: "error_422_validation_list", fakeOnly: true, run: func(t *testing.T, ctx context.Context, env *cassetteEnv) {
-		wf, err := env.client.CreateWorkflow(ctx, invoiceWorkflow("Validation Invoices"), skyvern.WithIdempotencyKey("cassette-422-1"))
+		wf, err := env.client.CreateWorkflow(ctx, keyed(invoiceWorkflow("Validation Invoices"), "cassette-422-1"))
 		require.NoError(t, err)
 		_, err = env.client.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: wf.WorkflowPermanentID}, skyvern.WithHeader("x-max-steps-override", "lots"))
 		assert.ErrorIs(t, err, skyvern.ErrValidation)

@@ -28,6 +28,12 @@ func exampleServer() *httptest.Server {
 		}
 		writeJSON(w, 200, `{"run_id":"tsk_490440844256003946","status":"completed","output":{"price":"$29.99"},"run_type":"task_v1","created_at":"2026-01-31T15:20:42.160725","modified_at":"2026-01-31T15:23:34.993138","finished_at":"2026-01-31T15:23:34.992815"}`)
 	})
+	mux.HandleFunc("GET /v1/runs/tsk_old", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", "req_7f3a")
+		w.Header().Set("Deprecation", "@1798761600")
+		w.Header().Set("Sunset", "Wed, 30 Jun 2027 00:00:00 GMT")
+		writeJSON(w, 200, `{"run_id":"tsk_old","status":"completed","run_type":"task_v1","created_at":"2026-01-31T15:20:42.160725","modified_at":"2026-01-31T15:23:34.993138"}`)
+	})
 	mux.HandleFunc("GET /v1/runs/tsk_missing", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, `{"detail":"Task run not found tsk_missing"}`)
 	})
@@ -110,4 +116,45 @@ func ExampleOutcomeUnknownError() {
 	// Output:
 	// true
 	// 502 502 Bad Gateway
+}
+
+// Read a call's status, request id and deprecation notices with
+// WithResponse; a client with a logger also logs the notice once per route.
+func ExampleWithResponse() {
+	srv := exampleServer()
+	defer srv.Close()
+	client, _ := skyvern.NewClient("sk_example", skyvern.WithBaseURL(srv.URL))
+
+	var resp skyvern.Response
+	run, err := client.GetRun(context.Background(), "tsk_old", skyvern.WithResponse(&resp))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(run.Status, resp.StatusCode, resp.RequestID, resp.Attempts)
+	if resp.Deprecated {
+		fmt.Println("deprecated since", resp.DeprecatedAt.Format(time.DateOnly), "until", resp.Sunset.Format(time.DateOnly))
+	}
+	// Output:
+	// completed 200 req_7f3a 1
+	// deprecated since 2027-01-01 until 2027-06-30
+}
+
+// WithRequestTimeout and WithMaxRetries work at both levels: the client's
+// defaults, and a call's own values on top.
+func ExampleSharedOption() {
+	srv := exampleServer()
+	defer srv.Close()
+	client, _ := skyvern.NewClient("sk_example", skyvern.WithBaseURL(srv.URL),
+		skyvern.WithRequestTimeout(30*time.Second), skyvern.WithMaxRetries(4))
+
+	// This poll may take longer and should not be retried.
+	_, err := client.GetRun(context.Background(), "tsk_missing", skyvern.WithRequestTimeout(2*time.Minute), skyvern.WithMaxRetries(0))
+	fmt.Println(errors.Is(err, skyvern.ErrNotFound))
+
+	// An invalid value is refused before anything is sent.
+	_, err = client.GetRun(context.Background(), "tsk_missing", skyvern.WithMaxRetries(-1))
+	fmt.Println(err)
+	// Output:
+	// true
+	// skyvern: invalid request: WithMaxRetries must not be negative, got -1
 }

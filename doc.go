@@ -31,11 +31,66 @@
 // a timeout or a dropped connection the run may already exist, so instead of
 // risking a second run the call returns an error for which
 // errors.Is(err, ErrOutcomeUnknown) holds; errors.As(err, &apiErr) also
-// works when the server answered. Client.ResolveOutcome then returns the run
-// the call created, or proves that none was (ErrNotCreated) so that sending
-// again is safe; WithResolveOutcome and WithOutcomeResolution make RunTask
-// and RunWorkflow do this themselves. WithRetryAmbiguousFailures opts a
-// single call back into retrying when a duplicate is harmless to you.
+// works when the server answered. The same holds for a 2xx answer whose
+// body cannot be read or is not a run: the server did the work.
+// Client.ResolveOutcome then returns the run the call created, or proves
+// that none was (ErrNotCreated) so that sending again is safe;
+// WithOutcomeResolution makes RunTask and RunWorkflow do this themselves.
+// WithRetryAmbiguousFailures opts a single call back into retrying when a
+// duplicate is harmless to you. Only the SDK decides when a request is sent
+// again: WithHeader refuses Idempotency-Key and X-Idempotency-Key on calls
+// that change something, since net/http would take them as leave to resend
+// the request by itself.
+//
+// # Options
+//
+// [NewClient] takes [Option] values, each call takes [RequestOption] values,
+// and [Client.WaitForRun] takes [WaitOption] values. The knobs that make
+// sense at both levels, [WithRequestTimeout] (one attempt's bound) and
+// [WithMaxRetries] (the retry budget), return a [SharedOption], which is
+// both: given to NewClient it sets the client's default, given to a call it
+// overrides that default for the call. Knobs that one call alone
+// understands are fields of that call's request type, not options:
+// [WorkflowRequest].IdempotencyKey, [WorkflowRunRequest].MaxStepsOverride,
+// and XUserAgent on [TaskRunRequest] and [WorkflowRunRequest].
+//
+// Every option follows one rule. A nil option is ignored. A zero value
+// selects the documented default (or turns the feature off where its
+// documentation says so, as WithMaxRetries(0) does). A negative or
+// otherwise invalid value is an error: NewClient returns it, and a call
+// given an invalid RequestOption or WaitOption returns an
+// [*InvalidRequestError] (matching [ErrValidation]) before sending
+// anything.
+//
+// # Redirects
+//
+// The API key travels in a header on every request, and net/http keeps
+// such headers on a redirect. The client therefore refuses any redirect to
+// another scheme or host than the base URL's, and any redirect of a call
+// that starts or changes something: following a 307 or 308 would post the
+// request again, and for RunTask that is a second run. Reads follow
+// redirects within the API host. A refused redirect fails the call with
+// an error matching [ErrRedirectRefused]; it is not retried.
+//
+// # Response metadata and deprecations
+//
+// [WithResponse] fills in a [Response] with the status, headers, request id
+// and attempt count of a call's last answer, on success and on an error
+// status alike. Skyvern announces a route's removal at least six months
+// ahead with Deprecation and Sunset headers; they appear in the Response,
+// and a client with a logger logs them at WARN once per route.
+//
+// # Logging
+//
+// A client made with [WithLogger] writes its own structured records, never
+// go-retryablehttp's: one per failed attempt ("skyvern: retrying" at INFO
+// when another attempt follows, "skyvern: attempt failed" at DEBUG when
+// none does) and one per call ("skyvern: call", DEBUG on success and WARN
+// on failure). Their attributes are method, path (without the query
+// string), attempt or attempts, retry_class (read, idempotent or unsafe),
+// retry, reason, status, wait, outcome (ok, api_error, outcome_unknown,
+// context_done, failed), elapsed and error. No record carries the API key;
+// nor does printing a [Client] with any fmt verb or slog.
 //
 // # Errors
 //
@@ -57,7 +112,7 @@
 // function once per run and status, however often Skyvern delivers it (up to
 // three attempts, plus RetryRunWebhook replays). Answer fast: Skyvern waits
 // at most 30 s. The x-skyvern-timestamp header is not signed, so a timestamp
-// tolerance (Webhook.WithTolerance) is advisory only.
+// tolerance is advisory only.
 //
 // # Which webhook field goes where
 //

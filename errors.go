@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,17 @@ var (
 	// (WithMaxResponseBytes).
 	ErrResponseTooLarge = errors.New("skyvern: response body too large")
 	// ErrMalformedResponse means a 2xx response body was not the JSON the
-	// SDK expected.
+	// SDK expected. For a call that starts or changes something the error
+	// is also an [*OutcomeUnknownError]: the server answered 2xx, so it did
+	// the work.
 	ErrMalformedResponse = errors.New("skyvern: malformed response")
+	// ErrRedirectRefused means the client did not follow a redirect: one to
+	// another host or scheme than the base URL's (following it would hand
+	// that host the API key), or any redirect of a call that starts or
+	// changes something (following a 307 or 308 sends the request again,
+	// which for RunTask is a second run). A refused redirect is not retried.
+	// Reads follow redirects within the base URL's host.
+	ErrRedirectRefused = errors.New("skyvern: redirect refused")
 )
 
 // APIError is an error status returned by the Skyvern API. Use errors.As to
@@ -139,7 +149,7 @@ func (e *APIError) Error() string {
 		b.WriteByte(' ')
 		b.WriteString(text)
 	}
-	if e.Detail != "" {
+	if e.Detail != "" && !restatesStatus(e.Detail, e.StatusCode) {
 		b.WriteString(": ")
 		b.WriteString(e.Detail)
 	}
@@ -147,6 +157,14 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, " (retry after %v)", e.RetryAfter)
 	}
 	return b.String()
+}
+
+// restatesStatus reports whether detail says no more than the status line,
+// as a proxy's "Too Many Requests" or "<title>502 Bad Gateway</title>" does.
+func restatesStatus(detail string, code int) bool {
+	d := strings.TrimSpace(detail)
+	text := http.StatusText(code)
+	return strings.EqualFold(d, text) || strings.EqualFold(d, strconv.Itoa(code)+" "+text) || d == strconv.Itoa(code)
 }
 
 // Is reports whether the error matches one of the status sentinels.
@@ -302,6 +320,14 @@ func redactSecret(b []byte, secret string) []byte {
 	return bytes.ReplaceAll(b, []byte(secret), []byte("[REDACTED]"))
 }
 
+// redactSecretString is redactSecret for a log or error text.
+func redactSecretString(s, secret string) string {
+	if secret == "" || !strings.Contains(s, secret) {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[REDACTED]")
+}
+
 // OutcomeUnknownError is returned when a call that starts work on the server
 // failed after the request may have reached it. errors.Is(err,
 // ErrOutcomeUnknown) holds; Err is the underlying failure, which is an
@@ -310,7 +336,7 @@ type OutcomeUnknownError struct {
 	Method string
 	Path   string
 	// IdempotencyKey is the key the call sent, if any. Sending the call
-	// again with the same key (WithIdempotencyKey) is safe.
+	// again with the same key (WorkflowRequest.IdempotencyKey) is safe.
 	IdempotencyKey string
 	Err            error
 
@@ -335,7 +361,8 @@ type OutcomeUnknownError struct {
 
 // Error implements error.
 func (e *OutcomeUnknownError) Error() string {
-	return fmt.Sprintf("skyvern: %s %s: outcome unknown, the server may have processed the request (check before retrying): %v", e.Method, e.Path, e.Err)
+	return "skyvern: " + e.Method + " " + e.Path + ": outcome unknown, the server may have processed the request (check before retrying): " +
+		causeText(e.Err, e.Method+" "+e.Path)
 }
 
 // Is reports true for ErrOutcomeUnknown.
@@ -345,10 +372,11 @@ func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcom
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // InvalidRequestError is a request the SDK refused to send because the
-// server would reject it or, worse, silently ignore part of it. errors.Is(err,
-// ErrValidation) holds.
+// server would reject it or, worse, silently ignore part of it, or because
+// the call was given an invalid option. errors.Is(err, ErrValidation) holds.
 type InvalidRequestError struct {
-	// Field is the wire name of the offending field, e.g. "webhook_url".
+	// Field is the wire name of the offending field, e.g. "webhook_url", or
+	// the name of the offending option, e.g. "WithMaxRetries".
 	Field string
 	// Reason says what is wrong.
 	Reason string
@@ -361,3 +389,50 @@ func (e *InvalidRequestError) Error() string {
 
 // Is reports true for ErrValidation.
 func (e *InvalidRequestError) Is(target error) bool { return target == ErrValidation }
+
+// callError is the error of a call that failed before or after the
+// exchange: its message names the call once and then says what went wrong,
+// and it still matches everything it wraps.
+type callError struct {
+	msg     string
+	wrapped []error
+}
+
+func (e *callError) Error() string   { return e.msg }
+func (e *callError) Unwrap() []error { return e.wrapped }
+
+// newCallError names the call, then what went wrong, then the cause's own
+// text (without a repeated "skyvern:" prefix).
+func newCallError(call apiCall, what string, errs ...error) error {
+	msg := "skyvern: " + call.method + " " + call.path + ": " + what
+	if len(errs) > 0 {
+		last := errs[len(errs)-1]
+		if what == "" {
+			msg += causeText(last, call.method+" "+call.path)
+		} else if last != ErrMalformedResponse && !strings.HasSuffix(what, last.Error()) {
+			msg += ": " + causeText(last, call.method+" "+call.path)
+		}
+	}
+	return &callError{msg: msg, wrapped: errs}
+}
+
+// transportError reports a failed exchange. net/http's *url.Error repeats
+// the method and the whole URL, query included; the message keeps only the
+// cause, and the *url.Error stays reachable with errors.As.
+func transportError(call apiCall, err error) error {
+	return newCallError(call, "", err)
+}
+
+// causeText is err's message without what an outer message already says:
+// the "skyvern: " prefix, the call's "METHOD path: ", and net/http's
+// `Post "https://…": ` preamble.
+func causeText(err error, call string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		if msg := err.Error(); msg == ue.Error() {
+			return causeText(ue.Err, call)
+		}
+	}
+	msg := strings.TrimPrefix(err.Error(), "skyvern: ")
+	return strings.TrimPrefix(msg, call+": ")
+}

@@ -106,7 +106,7 @@ func ExampleClient_UploadFile() {
 	ctx := context.Background()
 
 	csv := strings.NewReader("name,email\nAda,ada@example.com\n") // an *os.File streams the same way
-	up, err := client.UploadFile(ctx, "contacts.csv", csv, &skyvern.UploadFileParams{RetentionDays: skyvern.Int(1)})
+	up, err := client.UploadFile(ctx, "contacts.csv", csv, &skyvern.UploadFileParams{RetentionDays: skyvern.Ptr(1)})
 	if err != nil {
 		panic(err)
 	}

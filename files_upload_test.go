@@ -59,7 +59,7 @@ func TestUploadFileWire(t *testing.T) {
 		assert.EqualValues(t, len("%PDF-1.7 ..."), size)
 		writeJSON(w, http.StatusOK, uploadAnswer)
 	})
-	up, err := c.UploadFile(context.Background(), `invoice "jan".pdf`, strings.NewReader("%PDF-1.7 ..."), &skyvern.UploadFileParams{RetentionDays: skyvern.Int(7)})
+	up, err := c.UploadFile(context.Background(), `invoice "jan".pdf`, strings.NewReader("%PDF-1.7 ..."), &skyvern.UploadFileParams{RetentionDays: skyvern.Ptr(7)})
 	require.NoError(t, err)
 	assert.Equal(t, "file_1", up.FileID)
 	assert.Contains(t, up.PresignedURL, "file_1_invoice.pdf")

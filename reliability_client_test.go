@@ -152,7 +152,7 @@ func TestReliabilityClientUnderFaults(t *testing.T) {
 	// Fault-free setup: workflows to run, and runs to read, cancel and wait
 	// for. Setup and the checks after the load must not fail on a stall of
 	// the machine, so they get a generous attempt timeout.
-	patient := skyvern.WithTimeout(10 * time.Second)
+	patient := skyvern.WithRequestTimeout(10 * time.Second)
 	newRuns := func(prefix string, n int) []string {
 		ids := make([]string, n)
 		for i := range ids {
@@ -257,8 +257,9 @@ func TestReliabilityClientUnderFaults(t *testing.T) {
 			bad.add("%s: unknown create without an idempotency key: %v", c.id, c.err)
 			continue
 		}
-		wf, err := client.CreateWorkflow(ctx, workflowTitled(c.key),
-			skyvern.WithIdempotencyKey(unknown.IdempotencyKey), skyvern.WithHeader(callIDHeader, c.id+"-retry"), patient)
+		req := workflowTitled(c.key)
+		req.IdempotencyKey = unknown.IdempotencyKey
+		wf, err := client.CreateWorkflow(ctx, req, skyvern.WithHeader(callIDHeader, c.id+"-retry"), patient)
 		if err != nil {
 			bad.add("%s: retry with the key failed: %v", c.id, err)
 			continue

@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -24,10 +27,8 @@ type apiCall struct {
 	method string
 	path   string // escaped, base path included (see Client.endpoint)
 	query  url.Values
-	body   any // JSON-encoded when not nil; jsonNull sends the literal null
+	body   any // JSON-encoded when not nil
 	class  retryClass
-	// maxSteps: the route reads x-max-steps-override (WithMaxStepsOverride).
-	maxSteps bool
 	// sent is the encoded body, kept for an unknown outcome's resolution;
 	// clientRequestID is the id stamped into it (see stampClientRequestID).
 	sent            []byte
@@ -37,6 +38,12 @@ type apiCall struct {
 	// stream, when set, is the body instead of body: contentType names it,
 	// and open is called for each attempt (see streamBody).
 	stream *streamBody
+	// header holds the headers of this call alone, set from its request
+	// type's fields (x-max-steps-override, x-user-agent, Idempotency-Key).
+	header http.Header
+	// idempotencyKey is the key the call sends, reported by
+	// OutcomeUnknownError.
+	idempotencyKey string
 }
 
 // streamBody is a request body produced while it is sent, never held in
@@ -51,16 +58,16 @@ type streamBody struct {
 	replayable func() bool
 }
 
-// jsonNull is a request body that encodes as the JSON literal null, which
-// Skyvern's cancel route expects.
-var jsonNull = json.RawMessage("null")
-
 // response is what a successful call read.
 type response struct {
 	status int
 	header http.Header
 	body   []byte
 }
+
+// replayHeaders are the headers that make net/http treat a POST as
+// replayable and resend it by itself after a reused connection dies.
+var replayHeaders = []string{"Idempotency-Key", "X-Idempotency-Key"}
 
 // do sends the call with the client's retry policy and returns the response
 // of a 2xx answer. Any other outcome is an error: *APIError for an error
@@ -71,25 +78,30 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 	if err := contextErr(ctx); err != nil {
 		return nil, err
 	}
-	// Headers that only some routes read are refused elsewhere rather than
-	// sent and silently ignored; an ignored Idempotency-Key would also make
-	// OutcomeUnknownError promise a safe retry that is not.
-	if rc.idempotencySet && call.class != retryIdempotent {
-		return nil, &InvalidRequestError{Field: "Idempotency-Key", Reason: "is read by CreateWorkflow only"}
+	if rc.err != nil {
+		return nil, rc.err
 	}
-	if rc.maxStepsHeader != "" && !call.maxSteps {
-		return nil, &InvalidRequestError{Field: "x-max-steps-override", Reason: "is read by RunWorkflow and RetryWorkflowRun only"}
+	if call.class != retryRead {
+		for _, h := range replayHeaders {
+			if _, ok := rc.header[h]; ok {
+				// Only the SDK decides when a write is sent again.
+				return nil, &InvalidRequestError{Field: h, Reason: "cannot be set with WithHeader on " + call.method + " " + call.path +
+					": it would let net/http resend the request by itself (CreateWorkflow takes WorkflowRequest.IdempotencyKey)"}
+			}
+		}
 	}
 	var payload []byte
 	if call.body != nil {
 		var err error
 		if payload, err = encodeJSON(call.body); err != nil {
-			return nil, fmt.Errorf("skyvern: %s %s: encoding request: %w", call.method, call.path, err)
+			return nil, newCallError(call, "encoding request", err)
 		}
 		call.sent = payload
 	}
 
 	st := &attemptState{
+		method:         call.method,
+		path:           call.path,
 		class:          call.class,
 		maxRetries:     c.maxRetries,
 		timeout:        c.requestTimeout,
@@ -99,11 +111,11 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 	if call.stream != nil {
 		st.replayable = call.stream.replayable
 	}
-	if rc.maxRetries != nil {
-		st.maxRetries = *rc.maxRetries
+	if rc.call.maxRetries != nil {
+		st.maxRetries = *rc.call.maxRetries
 	}
-	if rc.timeout != nil {
-		st.timeout = *rc.timeout
+	if rc.call.requestTimeout != nil {
+		st.timeout = *rc.call.requestTimeout
 	}
 
 	var rawBody any // retryablehttp rewinds a []byte body on every attempt
@@ -117,7 +129,7 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 	}
 	req, err := retryablehttp.NewRequestWithContext(withAttemptState(ctx, st), call.method, c.requestURL(call, rc), rawBody)
 	if err != nil {
-		return nil, fmt.Errorf("skyvern: %s %s: %w", call.method, call.path, err)
+		return nil, newCallError(call, "", err)
 	}
 	for k, v := range c.headers {
 		if call.noAuth && k == "X-Api-Key" {
@@ -131,31 +143,36 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 	if call.stream != nil {
 		req.Header["Content-Type"] = []string{call.stream.contentType}
 	}
-	if rc.idempotencySet {
-		req.Header.Set("Idempotency-Key", rc.idempotencyKey)
-	}
-	if rc.maxStepsHeader != "" {
-		req.Header.Set("x-max-steps-override", rc.maxStepsHeader)
-	}
-	if rc.triggerUAHeader != "" {
-		req.Header.Set("x-user-agent", rc.triggerUAHeader)
+	for k, v := range call.header {
+		req.Header[k] = v
 	}
 	for k, v := range rc.header {
 		req.Header[k] = v
 	}
 
+	start := time.Now()
 	resp, err := c.retry.Do(req)
 	if err != nil {
-		return nil, c.finish(call, rc, st, fmt.Errorf("skyvern: %s %s: %w", call.method, call.path, err))
+		if resp != nil {
+			resp.Body.Close()
+		}
+		err = c.finish(call, st, transportError(call, err))
+		c.logOutcome(ctx, st, 0, time.Since(start), err)
+		rc.fillResponse(nil, st)
+		return nil, err
 	}
 	defer resp.Body.Close()
+	c.noteDeprecation(ctx, call, resp.Header)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := c.newAPIError(call, resp)
 		if st.retryAfterTooLong > apiErr.RetryAfter {
 			apiErr.RetryAfter = st.retryAfterTooLong
 		}
-		return nil, c.finish(call, rc, st, apiErr)
+		err := c.finish(call, st, apiErr)
+		c.logOutcome(ctx, st, resp.StatusCode, time.Since(start), err)
+		rc.fillResponse(resp, st)
+		return nil, err
 	}
 	body, err := readLimited(resp.Body, resp.ContentLength, c.maxResponseBytes)
 	if err != nil {
@@ -164,18 +181,23 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 		if call.class != retryRead {
 			st.ambiguous = true
 		}
-		return nil, c.finish(call, rc, st, fmt.Errorf("skyvern: %s %s: reading response: %w", call.method, call.path, err))
+		err = c.finish(call, st, newCallError(call, "reading response", err))
+		c.logOutcome(ctx, st, resp.StatusCode, time.Since(start), err)
+		rc.fillResponse(resp, st)
+		return nil, err
 	}
+	c.logOutcome(ctx, st, resp.StatusCode, time.Since(start), nil)
+	rc.fillResponse(resp, st)
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 // finish marks err as an unknown outcome when the call may have done work on
 // the server.
-func (c *Client) finish(call apiCall, rc *requestConfig, st *attemptState, err error) error {
+func (c *Client) finish(call apiCall, st *attemptState, err error) error {
 	if call.class == retryRead || !st.ambiguous {
 		return err
 	}
-	ue := &OutcomeUnknownError{Method: call.method, Path: call.path, IdempotencyKey: rc.idempotencyKey, Err: err}
+	ue := &OutcomeUnknownError{Method: call.method, Path: call.path, IdempotencyKey: call.idempotencyKey, Err: err}
 	recordForResolution(ue, call, st, c.apiKey)
 	return ue
 }
@@ -278,9 +300,141 @@ func readLimited(r io.Reader, contentLength, limit int64) ([]byte, error) {
 }
 
 // decodeJSON decodes a response body into v, naming the call on failure.
+// A 2xx body that a call which changes something cannot decode is an
+// unknown outcome: the server did the work (see malformedResponse).
 func decodeJSON(call apiCall, body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("skyvern: %s %s: %w: %w", call.method, call.path, ErrMalformedResponse, err)
+		return malformedResponse(call, err.Error(), err)
 	}
 	return nil
+}
+
+// malformedResponse reports a 2xx answer whose body is not what the SDK
+// expected. For a read it is ErrMalformedResponse; for a call that starts
+// or changes something it is an *OutcomeUnknownError as well, since the
+// server answered 2xx and so did the work, and sending the call again
+// blindly could do it twice.
+func malformedResponse(call apiCall, what string, errs ...error) error {
+	err := newCallError(call, "malformed response: "+what, append([]error{ErrMalformedResponse}, errs...)...)
+	if call.class == retryRead {
+		return err
+	}
+	return &OutcomeUnknownError{Method: call.method, Path: call.path, IdempotencyKey: call.idempotencyKey, Err: err}
+}
+
+// Response is the metadata of a call's last HTTP answer, filled in by
+// [WithResponse]: the status, the headers, the request id and Skyvern's
+// deprecation notices (RFC 9745 Deprecation and RFC 8594 Sunset headers,
+// which the API promises at least six months before it removes anything).
+type Response struct {
+	// StatusCode is the HTTP status of the last answer; 0 when no answer
+	// came (a transport error).
+	StatusCode int
+	// Header holds the last answer's headers.
+	Header http.Header
+	// RequestID is the X-Request-ID header of the answer (or Request-Id),
+	// for support tickets and log correlation; "" if neither was sent.
+	RequestID string
+	// Attempts is how many HTTP attempts the call made.
+	Attempts int
+	// Deprecated reports a Deprecation header: the route is or will be
+	// deprecated.
+	Deprecated bool
+	// DeprecatedAt is the date in the Deprecation header ("@<unix
+	// seconds>"); zero when the header carries none.
+	DeprecatedAt time.Time
+	// Sunset is the date in the Sunset header, when the route stops
+	// answering; zero when absent.
+	Sunset time.Time
+	// DeprecationLink is the target of a Link header with
+	// rel="deprecation", a page about the change.
+	DeprecationLink string
+}
+
+// WithResponse makes the call fill in *r with the metadata of its last
+// answer, on success and on an error status alike (then r.StatusCode equals
+// the *APIError's). On a transport error only r.Attempts is set. A nil r is
+// ignored.
+func WithResponse(r *Response) RequestOption {
+	return requestOption(func(rc *requestConfig) error {
+		rc.response = r
+		return nil
+	})
+}
+
+// fillResponse copies the answer's metadata to the caller's Response.
+func (rc *requestConfig) fillResponse(resp *http.Response, st *attemptState) {
+	if rc.response == nil {
+		return
+	}
+	*rc.response = Response{Attempts: st.attempts}
+	if resp == nil {
+		return
+	}
+	r := rc.response
+	r.StatusCode, r.Header = resp.StatusCode, resp.Header
+	r.RequestID = resp.Header.Get("X-Request-Id")
+	if r.RequestID == "" {
+		r.RequestID = resp.Header.Get("Request-Id")
+	}
+	r.Deprecated, r.DeprecatedAt, r.Sunset, r.DeprecationLink = deprecationOf(resp.Header)
+}
+
+// deprecationOf reads the Deprecation, Sunset and Link rel="deprecation"
+// headers.
+func deprecationOf(h http.Header) (deprecated bool, at, sunset time.Time, link string) {
+	if v := strings.TrimSpace(h.Get("Deprecation")); v != "" {
+		deprecated = true
+		if secs, err := strconv.ParseInt(strings.TrimPrefix(v, "@"), 10, 64); err == nil && strings.HasPrefix(v, "@") {
+			at = time.Unix(secs, 0).UTC()
+		}
+	}
+	if v := strings.TrimSpace(h.Get("Sunset")); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			sunset = t.UTC()
+		}
+	}
+	for _, v := range h.Values("Link") {
+		for _, part := range strings.Split(v, ",") {
+			target, params, ok := strings.Cut(part, ";")
+			if !ok || !strings.Contains(strings.ReplaceAll(strings.ToLower(params), " ", ""), `rel="deprecation"`) {
+				continue
+			}
+			link = strings.Trim(strings.TrimSpace(target), "<>")
+		}
+	}
+	return deprecated, at, sunset, link
+}
+
+// maxNotedDeprecations bounds the routes whose deprecation is remembered.
+const maxNotedDeprecations = 256
+
+// noteDeprecation logs a route's Deprecation or Sunset header at WARN, once
+// per method and path for the life of the Client, so that a program learns
+// of a coming removal without a line per call.
+func (c *Client) noteDeprecation(ctx context.Context, call apiCall, h http.Header) {
+	if c.logger == nil || (h.Get("Deprecation") == "" && h.Get("Sunset") == "") {
+		return
+	}
+	// Paths carry ids, so the set of noted routes is bounded: past
+	// maxNotedDeprecations, a program has been told plenty.
+	if c.notedDeprecations.Load() >= maxNotedDeprecations {
+		return
+	}
+	if _, seen := c.deprecations.LoadOrStore(call.method+" "+call.path, struct{}{}); seen {
+		return
+	}
+	c.notedDeprecations.Add(1)
+	_, at, sunset, link := deprecationOf(h)
+	attrs := []slog.Attr{slog.String("method", call.method), slog.String("path", call.path)}
+	if !at.IsZero() {
+		attrs = append(attrs, slog.Time("deprecated_at", at))
+	}
+	if !sunset.IsZero() {
+		attrs = append(attrs, slog.Time("sunset", sunset))
+	}
+	if link != "" {
+		attrs = append(attrs, slog.String("link", link))
+	}
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "skyvern: the API announced that this route is deprecated", attrs...)
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -37,7 +39,11 @@ const (
 // attemptState carries a call's retry policy to checkRetry and the
 // transport, which retryablehttp gives only the request's context.
 type attemptState struct {
-	class          retryClass
+	method, path string
+	class        retryClass
+	// download: a fetch of a presigned URL, which may be redirected off the
+	// API host (the key is then dropped; see redirectPolicy).
+	download       bool
 	maxRetries     int
 	timeout        time.Duration
 	maxRetryAfter  time.Duration
@@ -46,7 +52,11 @@ type attemptState struct {
 	// streamed body that has been read from cannot.
 	replayable func() bool
 
-	retries int
+	retries  int
+	attempts int
+	// nextWait is the pause before the next attempt, chosen by checkRetry
+	// and waited out by prepareRetry.
+	nextWait time.Duration
 	// ambiguous is set when an attempt may have been processed by the server
 	// without the client learning the result.
 	ambiguous bool
@@ -131,43 +141,70 @@ func (b *cancelOnClose) Close() error {
 	return err
 }
 
+// String names the class in log records.
+func (c retryClass) String() string {
+	switch c {
+	case retryRead:
+		return "read"
+	case retryIdempotent:
+		return "idempotent"
+	default:
+		return "unsafe"
+	}
+}
+
 // checkRetry is retryablehttp's CheckRetry. It decides from the call's
 // class, never from the HTTP method alone: retryablehttp's default would
-// resend a run-creating POST after a 500.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// resend a run-creating POST after a 500. It also picks the pause before
+// the next attempt and logs the attempt.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	st := attemptStateFrom(ctx)
 	if st == nil {
 		return false, err
 	}
+	st.attempts++
+	retry, reason, err := st.decide(ctx, resp, err)
+	st.nextWait = 0
+	if retry {
+		st.nextWait = c.backoff(c.retry.RetryWaitMin, c.retry.RetryWaitMax, st.retries-1, resp)
+	}
+	c.logAttempt(ctx, st, resp, err, retry, reason)
+	return retry, err
+}
+
+// decide is the retry policy: whether the attempt that ended with resp or
+// err is followed by another, and a short reason for the log.
+func (st *attemptState) decide(ctx context.Context, resp *http.Response, err error) (bool, string, error) {
 	if err != nil {
 		notSent := provablyNotSent(st, err)
-		if !notSent {
+		if !notSent && !errors.Is(err, ErrRedirectRefused) {
 			st.ambiguous = true
 		}
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return false, "context done", ctx.Err()
 		}
 		if permanentTransportError(err) {
-			return false, err
+			return false, "permanent error", err
 		}
 		if st.class == retryUnsafe && !notSent && !st.retryAmbiguous {
-			return false, err
+			return false, "not safe to resend", err
 		}
-		return st.spend(), err
+		retry, reason := st.spendFor("transport error")
+		return retry, reason, err
 	}
 	if ctx.Err() != nil {
-		return false, ctx.Err()
+		return false, "context done", ctx.Err()
 	}
 
 	code := resp.StatusCode
 	switch {
 	case code == http.StatusTooManyRequests:
 		// A 429 is a refusal: the server did not start the work.
-		if d, ok := retryAfter(resp.Header, time.Now()); ok && d > st.maxRetryAfter {
-			st.retryAfterTooLong = d
-			return false, nil
+		if st.retryAfterAboveCap(resp) {
+			return false, "retry-after above cap", nil
 		}
-		return st.spend(), nil
+		retry, reason := st.spendFor("rate limited")
+		return retry, reason, nil
 	case code == http.StatusRequestTimeout || (code >= 500 && code != http.StatusNotImplemented):
 		// The server may have done the work before failing; a write that
 		// ends here must say so (with its idempotency key, if it has one).
@@ -175,17 +212,59 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 			st.ambiguous = true
 		}
 		if st.class == retryUnsafe && !st.retryAmbiguous {
-			return false, nil
+			return false, "not safe to resend", nil
 		}
-		if d, ok := retryAfter(resp.Header, time.Now()); ok && d > st.maxRetryAfter {
-			st.retryAfterTooLong = d
-			return false, nil
+		if st.retryAfterAboveCap(resp) {
+			return false, "retry-after above cap", nil
 		}
-		return st.spend(), nil
+		retry, reason := st.spendFor("server error")
+		return retry, reason, nil
 	case code == http.StatusConflict && st.class == retryIdempotent:
-		return st.spend(), nil
+		if st.retryAfterAboveCap(resp) {
+			return false, "retry-after above cap", nil
+		}
+		retry, reason := st.spendFor("in progress")
+		return retry, reason, nil
+	case code >= 200 && code <= 299:
+		return false, "success", nil
 	}
-	return false, nil
+	return false, "not retryable", nil
+}
+
+// retryAfterAboveCap reports a Retry-After hint above the client's cap,
+// which ends the retries and is reported in the call's *APIError.
+func (st *attemptState) retryAfterAboveCap(resp *http.Response) bool {
+	if d, ok := retryAfter(resp.Header, time.Now()); ok && d > st.maxRetryAfter {
+		st.retryAfterTooLong = d
+		return true
+	}
+	return false
+}
+
+// spendFor spends a retry for the given reason, and says why the attempt
+// is or is not followed by another.
+func (st *attemptState) spendFor(reason string) (bool, string) {
+	if st.spend() {
+		return true, reason
+	}
+	return false, "retries exhausted"
+}
+
+// prepareRetry is retryablehttp's PrepareRetry: it waits out the pause that
+// checkRetry chose, or returns when the call's context ends.
+func (c *Client) prepareRetry(req *http.Request) error {
+	st := attemptStateFrom(req.Context())
+	if st == nil || st.nextWait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(st.nextWait)
+	defer timer.Stop()
+	select {
+	case <-req.Context().Done():
+		return req.Context().Err()
+	case <-timer.C:
+		return nil
+	}
 }
 
 // spend takes one retry from the call's budget.
@@ -218,6 +297,9 @@ func permanentTransportError(err error) bool {
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) {
+		return true
+	}
+	if errors.Is(err, ErrRedirectRefused) {
 		return true
 	}
 	msg := err.Error()
@@ -266,4 +348,116 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// logAttempt logs an attempt that failed (an error or a non-2xx status):
+// at INFO when another attempt follows, at DEBUG when the call ends with it
+// (the call's outcome record then says how). Paths never carry the query
+// string, and nothing logged carries the API key.
+func (c *Client) logAttempt(ctx context.Context, st *attemptState, resp *http.Response, err error, retry bool, reason string) {
+	if c.logger == nil || (err == nil && resp != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299) {
+		return
+	}
+	level, msg := slog.LevelDebug, "skyvern: attempt failed"
+	if retry {
+		level, msg = slog.LevelInfo, "skyvern: retrying"
+	}
+	if !c.logger.Enabled(ctx, level) {
+		return
+	}
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	attrs := c.logAttrs(st, "attempt", status, err, slog.Bool("retry", retry), slog.String("reason", reason))
+	if retry {
+		attrs = append(attrs, slog.Duration("wait", st.nextWait))
+	}
+	c.logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// logOutcome logs how a call ended: at DEBUG on success, at WARN otherwise.
+func (c *Client) logOutcome(ctx context.Context, st *attemptState, status int, elapsed time.Duration, err error) {
+	if c.logger == nil {
+		return
+	}
+	level, outcome := slog.LevelDebug, "ok"
+	var apiErr *APIError
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrOutcomeUnknown):
+		level, outcome = slog.LevelWarn, "outcome_unknown"
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		level, outcome = slog.LevelWarn, "context_done"
+	case errors.As(err, &apiErr):
+		level, outcome = slog.LevelWarn, "api_error"
+	default:
+		level, outcome = slog.LevelWarn, "failed"
+	}
+	if !c.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := c.logAttrs(st, "attempts", status, err, slog.String("outcome", outcome), slog.Duration("elapsed", elapsed))
+	c.logger.LogAttrs(ctx, level, "skyvern: call", attrs...)
+}
+
+// logAttrs are the attributes every record of a call carries: the call, the
+// attempt count under countKey, the retry class, then extra, the status if
+// an answer came and the error's text (without what the record already
+// says, and with the key redacted should a server have echoed it).
+func (c *Client) logAttrs(st *attemptState, countKey string, status int, err error, extra ...slog.Attr) []slog.Attr {
+	attrs := append([]slog.Attr{
+		slog.String("method", st.method),
+		slog.String("path", st.path),
+		slog.Int(countKey, st.attempts),
+		slog.String("retry_class", st.class.String()),
+	}, extra...)
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", redactSecretString(causeText(err, st.method+" "+st.path), c.apiKey)))
+	}
+	return attrs
+}
+
+// redirectPolicy is the copied http.Client's CheckRedirect. The API key is
+// a header on every request, and net/http keeps custom headers on a
+// redirect, so a redirect to another host would hand it the key: such
+// redirects are refused, as is any redirect of a call that changes
+// something (a 307 or 308 re-sends the body, which for RunTask is a second
+// run; a 301, 302 or 303 turns it into a GET of some other route). Reads
+// follow redirects within the base URL's scheme and host, then the caller's
+// own policy, if any, applies.
+func (c *Client) redirectPolicy(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	limit := func(req *http.Request, via []*http.Request) error {
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return func(req *http.Request, via []*http.Request) error {
+		status := 0
+		if req.Response != nil {
+			status = req.Response.StatusCode
+		}
+		if st := attemptStateFrom(req.Context()); st != nil && st.download {
+			// A download may be sent from the API to a storage host: let it
+			// go, but without the key.
+			if !c.sameAPIOrigin(req.URL) {
+				req.Header.Del("X-Api-Key")
+			}
+			return limit(req, via)
+		}
+		if req.URL.Scheme != c.baseURL.Scheme || !strings.EqualFold(req.URL.Host, c.baseURL.Host) {
+			return fmt.Errorf("%w: a %d to %s://%s, another host than the base URL's, which would receive the API key", ErrRedirectRefused, status, req.URL.Scheme, req.URL.Host)
+		}
+		if st := attemptStateFrom(req.Context()); st != nil && st.class != retryRead {
+			return fmt.Errorf("%w: a %d on a call that changes something: following it would send the request again", ErrRedirectRefused, status)
+		}
+		return limit(req, via)
+	}
 }

@@ -2,12 +2,14 @@ package skyvern_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,6 +75,10 @@ var (
 		_, err := c.GetRun(ctx, "tsk_1")
 		return err
 	})
+	callRunWorkflow = callFunc(func(ctx context.Context, c *skyvern.Client) error {
+		_, err := c.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: "wpid_1"})
+		return err
+	})
 	callCancel = callFunc(func(ctx context.Context, c *skyvern.Client) error {
 		return c.CancelRun(ctx, "tsk_1")
 	})
@@ -86,11 +92,12 @@ func TestRetryClasses(t *testing.T) {
 	t.Parallel()
 	routes := map[string]string{
 		"RunTask":         "/v1/run/tasks",
+		"RunWorkflow":     "/v1/run/workflows",
 		"GetRun":          "/v1/runs/tsk_1",
 		"CancelRun":       "/v1/runs/tsk_1/cancel",
 		"RetryRunWebhook": "/v1/runs/tsk_1/retry_webhook",
 	}
-	calls := map[string]callFunc{"RunTask": callRunTask, "GetRun": callGetRun, "CancelRun": callCancel, "RetryRunWebhook": callRetryWebhook}
+	calls := map[string]callFunc{"RunTask": callRunTask, "RunWorkflow": callRunWorkflow, "GetRun": callGetRun, "CancelRun": callCancel, "RetryRunWebhook": callRetryWebhook}
 
 	cases := []struct {
 		call         string
@@ -111,6 +118,10 @@ func TestRetryClasses(t *testing.T) {
 		{"RunTask", "429 until budget ends", []behaviour{status(429, `{"detail":"slow down"}`)}, 3, false, false, 429},
 		{"RunTask", "400 is final", []behaviour{status(400, `{"detail":"Invalid agent engine: x"}`)}, 1, false, false, 400},
 		{"RunTask", "422 is final", []behaviour{status(422, `{"detail":[{"type":"missing","loc":["body","prompt"],"msg":"Field required","input":{}}]}`)}, 1, false, false, 422},
+		// A 409 says nothing about a run-creating call's idempotency: final.
+		{"RunTask", "409 is final", []behaviour{status(409, `{"detail":"conflict"}`), status(200, okRun)}, 1, false, false, 409},
+		{"RunWorkflow", "409 is final", []behaviour{status(409, `{"detail":"conflict"}`), status(200, okRun)}, 1, false, false, 409},
+		{"CancelRun", "409 is final", []behaviour{status(409, `{"detail":"conflict"}`), status(200, `null`)}, 1, false, false, 409},
 		{"CancelRun", "500", []behaviour{status(500, `{"error":"Unexpected error: FailedToSendWebhook"}`), status(200, `null`)}, 1, false, true, 500},
 		{"CancelRun", "429 then ok", []behaviour{status(429, ``), status(200, `null`)}, 2, true, false, 0},
 		{"RetryRunWebhook", "504", []behaviour{status(504, ``), status(200, `null`)}, 1, false, true, 504},
@@ -168,7 +179,7 @@ func TestPerCallRetryBudget(t *testing.T) {
 	c, mux, _ := setup(t, skyvern.WithMaxRetries(5))
 	var attempts atomic.Int32
 	mux.HandleFunc("/v1/runs/tsk_1", sequence(&attempts, status(503, ``)))
-	_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithRetries(1))
+	_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithMaxRetries(1))
 	assert.ErrorIs(t, err, skyvern.ErrServer)
 	assert.EqualValues(t, 2, attempts.Load())
 
@@ -254,6 +265,22 @@ func TestRetryAfter(t *testing.T) {
 		assert.EqualValues(t, 1, attempts.Load())
 		assert.Contains(t, err.Error(), "retry after 1h0m0s")
 	})
+	t.Run("above the cap ends a 409 in-progress retry too", func(t *testing.T) {
+		t.Parallel()
+		c, mux, _ := setup(t, skyvern.WithMaxRetryAfter(time.Second))
+		var attempts atomic.Int32
+		mux.HandleFunc("/v1/workflows", sequence(&attempts,
+			status(409, `{"detail":"Workflow creation with this idempotency key is still in progress."}`, "Retry-After", "3600"),
+			status(200, `{"workflow_permanent_id":"wpid_1"}`)))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := c.CreateWorkflow(ctx, &skyvern.WorkflowRequest{JSONDefinition: &skyvern.WorkflowDefinition{Title: "t"}})
+		var apiErr *skyvern.APIError
+		require.ErrorAs(t, err, &apiErr, "the hour-long hint is not waited out")
+		assert.ErrorIs(t, err, skyvern.ErrConflict)
+		assert.Equal(t, time.Hour, apiErr.RetryAfter)
+		assert.EqualValues(t, 1, attempts.Load())
+	})
 	t.Run("HTTP date above the cap", func(t *testing.T) {
 		t.Parallel()
 		c, mux, _ := setup(t, skyvern.WithMaxRetryAfter(time.Second))
@@ -323,6 +350,7 @@ func TestErrorShapes(t *testing.T) {
 		{"empty body", 404, "", ``, "", skyvern.ErrNotFound, 0},
 		{"html page", 404, "text/html", "<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>nginx</h1></body></html>", "404 Not Found", skyvern.ErrNotFound, 0},
 		{"html without title", 400, "text/html", "<html><body><h1>Bad</h1> <p>request   here</p></body></html>", "Bad request here", skyvern.ErrValidation, 0},
+		{"unauthorized", 401, "application/json", `{"detail":"Not authenticated"}`, "Not authenticated", skyvern.ErrForbidden, 0},
 		{"plain text", 403, "text/plain", "upstream forbids this", "upstream forbids this", skyvern.ErrForbidden, 0},
 		{"unknown json", 400, "application/json", `{"key":"value"}`, `{"key":"value"}`, skyvern.ErrValidation, 0},
 		{"detail object", 400, "application/json", `{"detail":{"message":"nested reason"}}`, "nested reason", skyvern.ErrValidation, 0},
@@ -339,7 +367,7 @@ func TestErrorShapes(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = io.WriteString(w, tc.body)
 			})
-			_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithRetries(0))
+			_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithMaxRetries(0))
 			var apiErr *skyvern.APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, tc.status, apiErr.StatusCode)
@@ -385,17 +413,78 @@ func TestValidationDetailField(t *testing.T) {
 	assert.Equal(t, "null", string(v.Input))
 }
 
-func TestLoggerReportsRetriesWithoutTheKey(t *testing.T) {
+// logRecords decodes the JSON lines a slog.JSONHandler wrote.
+func logRecords(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// The client logs its own records, never go-retryablehttp's lines ("timeout"
+// that is really the backoff, "remaining=1048576", ERROR for attempts the
+// SDK then handles): one per failed attempt and one per call outcome, with
+// the path and no query string, and never the key.
+func TestLoggerRecordsAttemptsAndOutcome(t *testing.T) {
 	t.Parallel()
 	var buf skyvern.SafeBuffer
-	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, mux, _ := setup(t, skyvern.WithLogger(logger))
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mux, _ := setup(t, skyvern.WithLogger(logger), skyvern.WithRetryWait(time.Millisecond, 2*time.Millisecond))
 	var attempts atomic.Int32
 	mux.HandleFunc("/v1/runs/tsk_1", sequence(&attempts, status(503, ``), status(200, okRun)))
-	_, err := c.GetRun(context.Background(), "tsk_1")
+	_, err := c.GetRun(context.Background(), "tsk_1", skyvern.WithQuery("secret_param", "q-value"))
 	require.NoError(t, err)
 	out := buf.String()
-	assert.Contains(t, out, "retrying request")
-	assert.Contains(t, out, "status: 503")
 	assert.NotContains(t, out, testAPIKey)
+	assert.NotContains(t, out, "q-value", "query strings are never logged")
+	assert.NotContains(t, out, "remaining", "go-retryablehttp's own lines are not forwarded")
+	assert.NotContains(t, out, "retrying request")
+
+	recs := logRecords(t, out)
+	require.Len(t, recs, 2, out)
+	retry, outcome := recs[0], recs[1]
+	assertAttrs(t, retry, map[string]any{
+		"level": "INFO", "msg": "skyvern: retrying", "method": "GET", "path": "/api-prefix/v1/runs/tsk_1",
+		"attempt": 1.0, "status": 503.0, "retry_class": "read", "retry": true, "reason": "server error",
+	})
+	wait, ok := retry["wait"].(float64)
+	require.True(t, ok, "wait is a duration: %v", retry["wait"])
+	assert.Positive(t, wait)
+	assert.LessOrEqual(t, time.Duration(wait), 2*time.Millisecond)
+
+	assertAttrs(t, outcome, map[string]any{
+		"level": "DEBUG", "msg": "skyvern: call", "outcome": "ok", "attempts": 2.0, "status": 200.0, "path": "/api-prefix/v1/runs/tsk_1",
+	})
+}
+
+// assertAttrs checks that rec holds want's attributes (as decoded JSON).
+func assertAttrs(t *testing.T, rec, want map[string]any) {
+	t.Helper()
+	for k, v := range want {
+		assert.Equal(t, v, rec[k], "attribute %s", k)
+	}
+}
+
+// A run-creating call that ends in a 500 logs its one attempt as not
+// retried, and its outcome as unknown, at WARN.
+func TestLoggerRecordsUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	var buf skyvern.SafeBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mux, _ := setup(t, skyvern.WithLogger(logger))
+	mux.HandleFunc("/v1/run/tasks", status(500, `{"detail":"boom"}`))
+	_, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "p"})
+	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+	recs := logRecords(t, buf.String())
+	require.Len(t, recs, 2)
+	assertAttrs(t, recs[0], map[string]any{"level": "DEBUG", "retry": false, "retry_class": "unsafe", "reason": "not safe to resend", "wait": nil})
+	assertAttrs(t, recs[1], map[string]any{"level": "WARN", "outcome": "outcome_unknown", "status": 500.0})
+	assert.NotContains(t, buf.String(), testAPIKey)
 }

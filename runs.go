@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // TaskRunRequest is the body of RunTask. Only Prompt is required; every
@@ -72,6 +73,11 @@ type TaskRunRequest struct {
 	// FileIDs attaches files uploaded beforehand (at most 50); the server
 	// deletes them when the run ends.
 	FileIDs []string `json:"file_ids,omitempty"`
+
+	// XUserAgent is sent as Skyvern's x-user-agent header, which the server
+	// records as what triggered the run (a scheduler, a service); it is not
+	// part of the body.
+	XUserAgent string `json:"-"`
 }
 
 // Run is a task run or a workflow run, as returned by RunTask, RunWorkflow
@@ -203,7 +209,8 @@ func hasJSONValue(raw json.RawMessage) bool {
 }
 
 // decodeRun decodes a run response; the body is not copied again, since
-// do returned a buffer of its own.
+// do returned a buffer of its own. For RunTask and RunWorkflow a body that
+// is not a run is an unknown outcome (see malformedResponse).
 func decodeRun(call apiCall, body []byte) (*Run, error) {
 	type plain Run
 	var run Run
@@ -211,7 +218,7 @@ func decodeRun(call apiCall, body []byte) (*Run, error) {
 		return nil, err
 	}
 	if run.RunID == "" {
-		return nil, fmt.Errorf("skyvern: %s %s: %w: no run_id in response", call.method, call.path, ErrMalformedResponse)
+		return nil, malformedResponse(call, "no run_id in response")
 	}
 	run.Raw = body
 	run.Attempt = firstAttempt(run.Attempt)
@@ -227,7 +234,7 @@ func decodeRun(call apiCall, body []byte) (*Run, error) {
 // connection the run may exist already, so the error satisfies
 // errors.Is(err, ErrOutcomeUnknown) instead of a blind retry creating a
 // second run. [Client.ResolveOutcome] then finds the run or proves there is
-// none; with WithResolveOutcome (or the client's WithOutcomeResolution)
+// none; with WithOutcomeResolution (per call or for the client)
 // RunTask does so itself and resends only after such a proof.
 func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...RequestOption) (*Run, error) {
 	if req == nil {
@@ -242,11 +249,14 @@ func (c *Client) RunTask(ctx context.Context, req *TaskRunRequest, opts ...Reque
 	if err := validateCallbackURL("totp_url", req.TOTPURL); err != nil {
 		return nil, err
 	}
+	if !validHeaderValue(req.XUserAgent) {
+		return nil, &InvalidRequestError{Field: "x-user-agent", Reason: "must not contain control characters"}
+	}
 	if err := validateFileIDs(req.FileIDs); err != nil {
 		return nil, err
 	}
 	rc := c.newRequestConfig(opts)
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "tasks"), body: req, class: retryUnsafe}
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "tasks"), body: req, class: retryUnsafe, header: xUserAgentHeader(req.XUserAgent)}
 	return c.createRun(ctx, call, &rc)
 }
 
@@ -265,11 +275,12 @@ func (c *Client) GetRun(ctx context.Context, runID string, opts ...RequestOption
 	return decodeRun(call, resp.body)
 }
 
-// CancelRun cancels a run (POST /v1/runs/{id}/cancel). Skyvern then sends
-// the run's webhook with status canceled. Cancelling a finished task run is
-// an error (400); cancelling a finished workflow run is a no-op. A canceled
-// run is never retried by its workflow's retry policy, so cancelling a
-// workflow run between attempts (Run.RetryPending) ends it as canceled.
+// CancelRun cancels a run (POST /v1/runs/{id}/cancel), sending no body (the
+// route declares none). Skyvern then sends the run's webhook with status
+// canceled. Cancelling a finished task run is an error (400); cancelling a
+// finished workflow run is a no-op. A canceled run is never retried by its
+// workflow's retry policy, so cancelling a workflow run between attempts
+// (Run.RetryPending) ends it as canceled.
 //
 // Like RunTask, CancelRun is not blindly retried; an ambiguous failure
 // matches ErrOutcomeUnknown. Cancelling again is harmless, so callers may
@@ -279,7 +290,7 @@ func (c *Client) CancelRun(ctx context.Context, runID string, opts ...RequestOpt
 		return err
 	}
 	rc := c.newRequestConfig(opts)
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "runs", runID, "cancel"), body: jsonNull, class: retryUnsafe}
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "runs", runID, "cancel"), class: retryUnsafe}
 	_, err := c.do(ctx, call, &rc)
 	return err
 }
@@ -366,6 +377,15 @@ func (c *Client) RetryRunWebhook(ctx context.Context, runID string, req *RetryRu
 	return replay, nil
 }
 
+// xUserAgentHeader is the x-user-agent header of RunTask and RunWorkflow,
+// or nil when v is empty.
+func xUserAgentHeader(v string) http.Header {
+	if v == "" {
+		return nil
+	}
+	return http.Header{"X-User-Agent": {v}}
+}
+
 // validateCallbackURL checks a URL that Skyvern will call back: it must be an
 // absolute http(s) URL. Skyvern itself would prepend https:// to a bare host
 // and reject other schemes; failing here names the field before anything is
@@ -389,7 +409,12 @@ func checkAbsoluteHTTPURL(raw string) error {
 		return errors.New("is not a valid URL")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", u.Redacted())
+		// The value is not echoed: it may hold a token, and %q would show
+		// it escaped.
+		if u.Scheme == "" {
+			return errors.New("must be an absolute http(s) URL; it has no scheme")
+		}
+		return errors.New("must be an absolute http(s) URL; its scheme is " + strings.ToLower(u.Scheme))
 	}
 	if u.Host == "" {
 		return errors.New("must include a host")

@@ -132,11 +132,17 @@ func (c *Client) GetRunArtifacts(ctx context.Context, runID string, params *GetR
 const DefaultMaxDownloadBytes = 1 << 30
 
 // WithMaxDownloadBytes bounds the content a download call writes (default
-// DefaultMaxDownloadBytes; n <= 0 keeps the default). Larger content fails
-// with ErrResponseTooLarge, refused unread when its Content-Length says so,
-// else after at most n bytes were written.
+// DefaultMaxDownloadBytes; 0 selects the default, a negative n is invalid).
+// Larger content fails with ErrResponseTooLarge, refused unread when its
+// Content-Length says so, else after at most n bytes were written.
 func WithMaxDownloadBytes(n int64) RequestOption {
-	return func(rc *requestConfig) { rc.maxDownloadBytes = n }
+	return requestOption(func(rc *requestConfig) error {
+		if n < 0 {
+			return invalidOption("WithMaxDownloadBytes", "%d must not be negative", n)
+		}
+		rc.maxDownloadBytes = n
+		return nil
+	})
 }
 
 // ErrNoDownloadURL means an artifact, file or run carries no URL to download
@@ -367,15 +373,18 @@ func (c *Client) fetchSigned(ctx context.Context, rawURL string, w io.Writer, li
 		return 0, &InvalidRequestError{Field: "url", Reason: "must be an absolute http(s) URL"}
 	}
 	where := u.Scheme + "://" + u.Host + u.EscapedPath() // never the signed query
-	st := &attemptState{class: retryRead, maxRetries: c.maxRetries, maxRetryAfter: c.maxRetryAfter}
-	if rc.maxRetries != nil {
-		st.maxRetries = *rc.maxRetries
+	if rc.err != nil {
+		return 0, rc.err
+	}
+	st := &attemptState{class: retryRead, download: true, maxRetries: c.maxRetries, maxRetryAfter: c.maxRetryAfter}
+	if rc.call.maxRetries != nil {
+		st.maxRetries = *rc.call.maxRetries
 	}
 	// Content can be large: only an explicit per-call timeout bounds an
 	// attempt; ctx bounds the whole, and the default transport's
 	// response-header timeout catches a host that never answers.
-	if rc.timeout != nil {
-		st.timeout = *rc.timeout
+	if rc.call.requestTimeout != nil {
+		st.timeout = *rc.call.requestTimeout
 	}
 	req, err := retryablehttp.NewRequestWithContext(withAttemptState(ctx, st), http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -425,20 +434,9 @@ func (c *Client) sameAPIOrigin(u *url.URL) bool {
 // API's origin (net/http strips Authorization and cookies on such hops, but
 // not x-api-key).
 func (c *Client) storageClient() *retryablehttp.Client {
+	// The client's redirect policy lets a download leave the API host and
+	// drops the key when it does (attemptState.download).
 	hc := *c.retry.HTTPClient
-	prev := hc.CheckRedirect
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if !c.sameAPIOrigin(req.URL) {
-			req.Header.Del("X-Api-Key")
-		}
-		if prev != nil {
-			return prev(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
 	// No logger: retryablehttp logs each request's URL, and a presigned
 	// URL's query is a credential for the object.
 	return &retryablehttp.Client{

@@ -235,7 +235,7 @@ func TestDownloadRunFileRefreshesThroughGetRun(t *testing.T) {
 		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"run_id":"wr_7","status":"completed","run_type":"workflow_run","created_at":"2026-01-31T15:20:42","modified_at":"2026-01-31T15:20:42","downloaded_files":[{"url":"https://other.example.com/x.pdf","checksum":null,"filename":"other.pdf","file_size":1,"modified_at":null,"artifact_id":"a_9"},{"url":%q,"checksum":null,"filename":"invoice.pdf","file_size":16,"modified_at":null,"artifact_id":"a_10"}],"recording_url":%q}`, st.url(2), st.url(3)))
 	})
 	var buf bytes.Buffer
-	f := &skyvern.FileInfo{URL: st.url(1), Filename: skyvern.String("invoice.pdf"), ArtifactID: skyvern.String("a_10")}
+	f := &skyvern.FileInfo{URL: st.url(1), Filename: skyvern.Ptr("invoice.pdf"), ArtifactID: skyvern.Ptr("a_10")}
 	_, err := c.DownloadRunFile(context.Background(), "wr_7", f, &buf)
 	require.NoError(t, err)
 	assert.Equal(t, "%PDF-1.7 invoice", buf.String())
@@ -280,7 +280,7 @@ func TestDownloadStorageErrorsAreTyped(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	_, err = c.DownloadArtifact(context.Background(), &skyvern.Artifact{SignedURL: deadURL + "/k?X-Amz-Signature=secret"}, io.Discard, skyvern.WithRetries(0))
+	_, err = c.DownloadArtifact(context.Background(), &skyvern.Artifact{SignedURL: deadURL + "/k?X-Amz-Signature=secret"}, io.Discard, skyvern.WithMaxRetries(0))
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret")
 	assert.True(t, strings.Contains(err.Error(), "/k"), "%v", err)

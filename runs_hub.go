@@ -25,15 +25,15 @@ import (
 // A hub only hears the webhooks its own process receives. With several
 // replicas behind a load balancer, a run's webhook may land on a replica
 // other than the one waiting; that wait then ends at its next poll, which
-// WaitForRun keeps making on its usual schedule (see WithPollInterval), so
-// the result is never missed, only later. To keep the fast path across
-// replicas, relay events between them: a WithNotify hook forwards each
-// payload to something every replica listens to and each listener calls
-// PublishPayload on its own hub (the pgnotify package does this over the
-// PostgreSQL the replicas share), or give each run a webhook_url that
-// reaches the replica that started it. Either way, share one
-// IdempotencyStore between the replicas (see the sqlstore package), so that
-// each event is processed once wherever it lands.
+// WaitForRun keeps making on its fallback schedule (see WaitWithHub), so
+// the result is never missed, only later (by up to a few minutes). To keep
+// the fast path across replicas, relay events between them: a WithNotify
+// hook forwards each payload to something every replica listens to and
+// each listener calls PublishPayload on its own hub (the pgnotify package
+// does this over the PostgreSQL the replicas share), or give each run a
+// webhook_url that reaches the replica that started it. Either way, share
+// one IdempotencyStore between the replicas (see the sqlstore package), so
+// that each event is processed once wherever it lands.
 //
 // A RunHub is safe for concurrent use. The zero value is not usable; call
 // NewRunHub.
@@ -298,10 +298,12 @@ func (h *RunHub) Waiters() int {
 
 // WaitWithHub makes WaitForRun return as soon as hub receives the run's
 // final webhook (an interim delivery of a retried workflow does not end the
-// wait), including one that arrived before the wait began (then
-// without a single poll). Polling goes on meanwhile on its usual schedule,
-// as the fallback for a webhook that lands on another replica, arrives late
-// or never comes; whichever sees the run finished first ends the wait. The
+// wait), including one that arrived before the wait began (then without a
+// single poll). Polling goes on meanwhile as the slow fallback for a
+// webhook that lands on another replica, arrives late or never comes: one
+// poll at once, then pauses from [DefaultHubPollInterval] doubling to
+// [DefaultMaxHubPollInterval] (unless WithPollInterval sets the schedule);
+// whichever sees the run finished first ends the wait. The
 // run is built from the verified webhook body; if that body is not a run
 // object for the id waited on (a legacy payload, or a wait on the workflow
 // run behind a task v2 run), WaitForRun fetches the run with GetRun at

@@ -99,38 +99,29 @@ func (e *UnresolvedOutcomeError) Unwrap() []error {
 	return []error{e.Outcome, e.Cause}
 }
 
-// WithOutcomeResolution turns on automatic resolution for every RunTask and
-// RunWorkflow of the client; WithResolveOutcome sets it per call. It is off
-// by default, since resolving costs list and get calls and, when nothing was
-// created, waits out the settle time (see ResolveOutcome). maxResends bounds
-// how often one call is sent again after a proof that nothing was created;
-// a negative value is an error.
-func WithOutcomeResolution(maxResends int) Option {
-	return func(c *clientConfig) error {
-		if maxResends < 0 {
-			return fmt.Errorf("skyvern: WithOutcomeResolution(%d): must not be negative", maxResends)
-		}
-		c.autoResolve = &maxResends
-		return nil
-	}
-}
-
-// WithResolveOutcome makes this RunTask or RunWorkflow resolve an ambiguous
-// failure itself: it returns the run the failed attempt created, or, once
-// ResolveOutcome proves that none was, sends the request again, at most
-// maxResends times. The caller then sees ErrOutcomeUnknown only when the
-// outcome cannot be decided (an *UnresolvedOutcomeError), and an error
-// matching ErrNotCreated when the resends are used up. A negative
-// maxResends turns automatic resolution off for the call, overriding
-// WithOutcomeResolution.
+// WithOutcomeResolution makes RunTask and RunWorkflow resolve an ambiguous
+// failure themselves: the call returns the run the failed attempt created,
+// or, once ResolveOutcome proves that none was, sends the request again, at
+// most maxResends times. The caller then sees ErrOutcomeUnknown only when
+// the outcome cannot be decided (an *UnresolvedOutcomeError), and an error
+// matching ErrNotCreated when the resends are used up. maxResends 0
+// resolves without ever resending; a negative value is invalid.
 //
-// The call's ctx bounds the resolution too: when nothing was created,
-// resolving waits out the settle time (twice the attempt timeout, see
-// ResolveOutcome), so leave ctx room for it; a ctx that ends first leaves
-// the outcome unknown. The list and get calls use the client's settings,
-// not the call's options.
-func WithResolveOutcome(maxResends int) RequestOption {
-	return func(rc *requestConfig) { rc.autoResolve = &maxResends }
+// Given to NewClient it turns automatic resolution on for every such call
+// of the client; given to one call it sets the bound for that call. It is
+// off by default, since resolving costs list and get calls and, when
+// nothing was created, waits out the settle time (twice the attempt
+// timeout, see ResolveOutcome): leave the call's ctx room for it; a ctx
+// that ends first leaves the outcome unknown. The list and get calls use
+// the client's settings, not the call's options.
+func WithOutcomeResolution(maxResends int) SharedOption {
+	return SharedOption{set: func(cs *callSettings) error {
+		if maxResends < 0 {
+			return invalidOption("WithOutcomeResolution", "%d must not be negative", maxResends)
+		}
+		cs.autoResolve = &maxResends
+		return nil
+	}}
 }
 
 // createRun sends a run-creating call, keeps the client's ledger of such
@@ -146,8 +137,8 @@ func (c *Client) createRun(ctx context.Context, call apiCall, rc *requestConfig)
 	if c.autoResolve != nil {
 		resends = *c.autoResolve
 	}
-	if rc.autoResolve != nil {
-		resends = *rc.autoResolve
+	if rc.call.autoResolve != nil {
+		resends = *rc.call.autoResolve
 	}
 	for sent := 0; ; sent++ {
 		c.ledger.begin(fp)

@@ -43,7 +43,7 @@ func ExampleClient_ResolveOutcome() {
 
 // With automatic resolution the call itself returns the run an ambiguous
 // attempt created, or sends again once nothing was.
-func ExampleWithResolveOutcome() {
+func ExampleWithOutcomeResolution() {
 	srv := skyverntest.NewServer()
 	defer srv.Close()
 	client, err := skyvern.NewClient(srv.APIKey(), skyvern.WithBaseURL(srv.URL()),
@@ -55,7 +55,7 @@ func ExampleWithResolveOutcome() {
 	// and after the settle time (twice the attempt timeout) the call resends.
 	srv.InjectFault(skyverntest.RouteRunTask, skyverntest.Fault{Status: 502})
 	run, err := client.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "Get the price"},
-		skyvern.WithResolveOutcome(1))
+		skyvern.WithOutcomeResolution(1))
 	if err != nil {
 		panic(err)
 	}

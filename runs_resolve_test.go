@@ -142,7 +142,7 @@ func TestResolveOutcomeConcurrentIdenticalRequests(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "identical"}, skyvern.WithResolveOutcome(n))
+			run, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "identical"}, skyvern.WithOutcomeResolution(n))
 			if assert.NoError(t, err) {
 				ids[i] = run.RunID
 			}
@@ -215,7 +215,7 @@ func TestResolveOutcomeWithTagFilterForbidden(t *testing.T) {
 
 	wpid := createTestWorkflow(t, c, "tags")
 	s.InjectFault(skyverntest.RouteRunWorkflow, skyverntest.Fault{DropAfterProcessing: true})
-	run, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: wpid}, skyvern.WithResolveOutcome(1))
+	run, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: wpid}, skyvern.WithOutcomeResolution(1))
 	require.NoError(t, err)
 	assert.Equal(t, 1, s.RunCount())
 	assert.Equal(t, s.Runs()[0].ID, run.RunID)
@@ -271,18 +271,19 @@ func TestAutomaticResolution(t *testing.T) {
 	t.Parallel()
 	s, c := newResolveEnv(t)
 	s.InjectFault(skyverntest.RouteRunTask, skyverntest.Fault{Status: 502})
-	run, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "auto"}, skyvern.WithResolveOutcome(1))
+	run, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "auto"}, skyvern.WithOutcomeResolution(1))
 	require.NoError(t, err)
 	require.Equal(t, 1, s.RunCount())
 	assert.Equal(t, s.Runs()[0].ID, run.RunID)
 
 	// Both sends fail before processing: the bound is reached.
 	s.InjectFault(skyverntest.RouteRunTask, skyverntest.Fault{Status: 502, Times: 2})
-	_, err = c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "auto 2"}, skyvern.WithResolveOutcome(1))
+	_, err = c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "auto 2"}, skyvern.WithOutcomeResolution(1))
 	require.ErrorIs(t, err, skyvern.ErrNotCreated)
 	assert.Equal(t, 1, s.RunCount())
 
-	// Off by default; a client option turns it on, a call option off.
+	// Off by default; a client option turns it on; a negative bound is
+	// invalid at either level.
 	s.InjectFault(skyverntest.RouteRunTask, skyverntest.Fault{DropAfterProcessing: true})
 	_, err = c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "manual"})
 	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
@@ -295,8 +296,11 @@ func TestAutomaticResolution(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.Runs()[s.RunCount()-1].ID, run.RunID)
 	s.InjectFault(skyverntest.RouteRunTask, skyverntest.Fault{DropAfterProcessing: true})
-	_, err = auto.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "call option off"}, skyvern.WithResolveOutcome(-1))
-	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+	before := s.RunCount()
+	_, err = auto.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "bad call option"}, skyvern.WithOutcomeResolution(-1))
+	var invalid *skyvern.InvalidRequestError
+	require.ErrorAs(t, err, &invalid)
+	assert.Equal(t, before, s.RunCount(), "an invalid option sends nothing")
 
 	_, err = skyvern.NewClient("k", skyvern.WithOutcomeResolution(-1))
 	require.Error(t, err)

@@ -9,38 +9,73 @@ import (
 	"time"
 )
 
-// Defaults of WaitForRun's polling.
+// Defaults of WaitForRun's polling. Without a hub, polls start
+// DefaultPollInterval apart and the pause grows by half at each poll up to
+// DefaultMaxPollInterval. With a hub ([WaitWithHub]) the webhook ends the
+// wait and polling is only the fallback for a webhook that lands elsewhere
+// or never: after the first poll the pause starts at
+// DefaultHubPollInterval and doubles up to DefaultMaxHubPollInterval, so a
+// run that takes three minutes costs at most three GetRun calls. Every pause
+// is jittered to between half and all of its nominal length.
 const (
-	DefaultPollInterval    = time.Second
-	DefaultMaxPollInterval = 10 * time.Second
+	DefaultPollInterval       = time.Second
+	DefaultMaxPollInterval    = 10 * time.Second
+	DefaultHubPollInterval    = time.Minute
+	DefaultMaxHubPollInterval = 5 * time.Minute
+	minPollInterval           = 10 * time.Millisecond
 )
 
-// WaitOption configures WaitForRun.
+// WaitOption configures WaitForRun. Under the package's rule for options, a
+// nil WaitOption is ignored and an invalid one makes WaitForRun return an
+// [*InvalidRequestError] before its first poll.
 type WaitOption func(*waitConfig)
 
 type waitConfig struct {
+	// initial and max are the poll schedule; zero selects the default
+	// schedule for the wait (with or without a hub).
 	initial, max time.Duration
 	onPoll       func(*Run)
 	requestOpts  []RequestOption
 	hub          *RunHub
+	// err is the first invalid option.
+	err error
 }
 
-// WithPollInterval sets the first wait between polls (default 1 s) and the
-// cap it grows to (default 10 s). Values below 10 ms are raised to 10 ms.
+func (w *waitConfig) invalid(option, format string, args ...any) {
+	if w.err == nil {
+		w.err = asInvalidRequest(invalidOption(option, format, args...))
+	}
+}
+
+// WithPollInterval sets the first pause between polls and the cap it grows
+// to, with or without a hub. 0 selects the default of either (see
+// [DefaultPollInterval]); positive values below 10 ms are raised to 10 ms.
+// A negative value, or a cap below the first pause, is invalid.
 func WithPollInterval(initial, maxInterval time.Duration) WaitOption {
 	return func(w *waitConfig) {
-		w.initial = max(initial, 10*time.Millisecond)
-		w.max = max(maxInterval, w.initial)
+		if initial < 0 || maxInterval < 0 || (maxInterval > 0 && maxInterval < initial) {
+			w.invalid("WithPollInterval", "need 0 <= initial <= max, got %v and %v", initial, maxInterval)
+			return
+		}
+		if initial > 0 {
+			initial = max(initial, minPollInterval)
+		}
+		if maxInterval > 0 {
+			maxInterval = max(maxInterval, minPollInterval)
+		}
+		w.initial, w.max = initial, maxInterval
 	}
 }
 
 // OnPoll calls fn with every run WaitForRun fetches, for progress reporting.
-// fn runs on the waiting goroutine and should return quickly.
+// fn runs on the waiting goroutine and should return quickly; nil calls
+// nothing.
 func OnPoll(fn func(*Run)) WaitOption {
 	return func(w *waitConfig) { w.onPoll = fn }
 }
 
 // WithPollRequestOptions applies opts to every GetRun that WaitForRun makes.
+// An invalid one fails the wait before its first poll.
 func WithPollRequestOptions(opts ...RequestOption) WaitOption {
 	return func(w *waitConfig) { w.requestOpts = append(w.requestOpts, opts...) }
 }
@@ -48,9 +83,12 @@ func WithPollRequestOptions(opts ...RequestOption) WaitOption {
 // WaitError is returned by WaitForRun when ctx ends before the run does. The
 // run itself is left alone: WaitForRun never cancels it.
 type WaitError struct {
+	// RunID is the run waited on.
 	RunID string
-	// LastStatus is the status seen at the last successful poll ("" if none
-	// succeeded).
+	// LastRun is the run as the last successful poll saw it, nil if no poll
+	// succeeded. WaitForRun also returns it next to the error.
+	LastRun *Run
+	// LastStatus is LastRun's status ("" if no poll succeeded).
 	LastStatus RunStatus
 	// Err is the context's error; LastPollErr the error of the last failed
 	// poll, if the last poll failed.
@@ -65,7 +103,7 @@ func (e *WaitError) Error() string {
 		msg += fmt.Sprintf(" (last status %s)", e.LastStatus)
 	}
 	if e.LastPollErr != nil {
-		msg += fmt.Sprintf(" (last poll failed: %v)", e.LastPollErr)
+		msg += " (last poll failed: " + causeText(e.LastPollErr, "") + ")"
 	}
 	return msg
 }
@@ -76,11 +114,13 @@ func (e *WaitError) Unwrap() error { return e.Err }
 
 // WaitForRun polls GetRun until the run is final (Run.IsFinal) and returns
 // it. Polls start about 1 s apart and back off, with jitter, to the cap set
-// by WithPollInterval (default 10 s). A paused run is not terminal. A
-// workflow attempt that ended while its retry policy will run it again is
-// terminal but not final: WaitForRun keeps waiting through the retry (polls
-// then stretch toward Run.NextAttemptAt, within the cap) and returns the
-// outcome of the last attempt.
+// by WithPollInterval (default 10 s); with [WaitWithHub] the webhook ends
+// the wait and polling slows to a fallback (see [DefaultHubPollInterval]).
+// A paused run is not terminal. A workflow attempt that ended while its
+// retry policy will run it again is terminal but not final: WaitForRun
+// keeps waiting through the retry (polls then stretch toward
+// Run.NextAttemptAt, within the cap) and returns the outcome of the last
+// attempt.
 //
 // Transient failures (429, 5xx, network errors) do not end the wait; a
 // Retry-After hint stretches the next pause. Permanent ones (404, 403, 422)
@@ -94,12 +134,19 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 	if err := requireID("run_id", runID); err != nil {
 		return nil, err
 	}
-	cfg := waitConfig{initial: DefaultPollInterval, max: DefaultMaxPollInterval}
+	var cfg waitConfig
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
 		}
 	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	if rc := c.newRequestConfig(cfg.requestOpts); rc.err != nil {
+		return nil, rc.err
+	}
+	sched := cfg.schedule()
 	var (
 		last    *Run
 		lastErr error
@@ -118,7 +165,7 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 		events, unsubscribe = cfg.hub.subscribe(runID)
 		defer unsubscribe()
 	}
-	interval := cfg.initial
+	interval := sched.initial
 	for {
 		select {
 		case ev := <-events:
@@ -148,7 +195,7 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 			lastErr = err
 			var apiErr *APIError
 			if errors.As(err, &apiErr) && apiErr.RetryAfter > pause {
-				pause = min(apiErr.RetryAfter, max(cfg.max, c.maxRetryAfter))
+				pause = min(apiErr.RetryAfter, max(sched.max, c.maxRetryAfter))
 			}
 		}
 		if ctx.Err() != nil {
@@ -170,12 +217,41 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 			}
 		case <-timer.C:
 		}
-		interval = min(interval*3/2, cfg.max)
+		interval = sched.next(interval)
 	}
 }
 
+// pollSchedule is the nominal pause before each poll after the first.
+type pollSchedule struct {
+	initial, max time.Duration
+	// growth is the factor of each step, in halves: 3 grows by half, 4
+	// doubles.
+	growth time.Duration
+}
+
+// schedule picks the wait's poll schedule: the caller's if given, else
+// the default for a wait with or without a hub.
+func (w *waitConfig) schedule() pollSchedule {
+	s := pollSchedule{initial: DefaultPollInterval, max: DefaultMaxPollInterval, growth: 3}
+	if w.hub != nil {
+		s = pollSchedule{initial: DefaultHubPollInterval, max: DefaultMaxHubPollInterval, growth: 4}
+	}
+	if w.initial > 0 {
+		s.initial = w.initial
+	}
+	if w.max > 0 {
+		s.max = w.max
+	}
+	s.max = max(s.max, s.initial)
+	return s
+}
+
+func (s pollSchedule) next(interval time.Duration) time.Duration {
+	return min(interval*s.growth/2, s.max)
+}
+
 func newWaitError(runID string, last *Run, lastErr, ctxErr error) error {
-	e := &WaitError{RunID: runID, Err: ctxErr, LastPollErr: lastErr}
+	e := &WaitError{RunID: runID, LastRun: last, Err: ctxErr, LastPollErr: lastErr}
 	if last != nil {
 		e.LastStatus = last.Status
 	}

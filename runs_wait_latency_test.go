@@ -171,11 +171,17 @@ func TestWaitLatencyReport(t *testing.T) {
 	}
 	hubbed, polled := newHubFixture(t), newHubFixture(t)
 	var (
-		webhook, polling       []waitSample
-		webhookErr, pollingErr error
-		wg                     sync.WaitGroup
+		webhook, polling, late          []waitSample
+		webhookErr, pollingErr, lateErr error
+		wg                              sync.WaitGroup
 	)
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		// Runs that end seconds after their wait began, as real ones do:
+		// with a hub, polling is only the fallback and should not go on.
+		late, lateErr = sampleWaits(hubbed, viaWebhook, pollingSamples, pollingSamples, pollingMaxDelay)
+	}()
 	go func() {
 		defer wg.Done()
 		webhook, webhookErr = sampleWaits(hubbed, viaWebhook, webhookSamples, webhookParallelism, 0)
@@ -187,9 +193,21 @@ func TestWaitLatencyReport(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, webhookErr, "webhook path")
 	require.NoError(t, pollingErr, "polling only")
+	require.NoError(t, lateErr, "webhook path, runs ending later")
 	viaHub, viaPolls := summarise(webhook), summarise(polling)
 	t.Logf("time from a run ending to WaitForRun returning: webhook path (WithRunHub + WaitWithHub): %v, %d of them ended before a second poll; polling only (1 s growing to 10 s): %v",
 		viaHub, viaHub.firstPolls, viaPolls)
+	t.Logf("GetRun calls per wait for runs ending up to %v after the wait began: webhook path %.2f, polling only %.2f",
+		pollingMaxDelay, meanPolls(late), meanPolls(polling))
+}
+
+// meanPolls is the mean number of GetRun calls per wait.
+func meanPolls(samples []waitSample) float64 {
+	var n int32
+	for _, s := range samples {
+		n += s.polls
+	}
+	return float64(n) / float64(max(len(samples), 1))
 }
 
 // BenchmarkWaitWebhookPath reports the median and 95th percentile time from

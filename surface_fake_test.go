@@ -141,7 +141,7 @@ func TestFakeBulkCancelAndRetry(t *testing.T) {
 	task, err := c.RunTask(ctx, &skyvern.TaskRunRequest{Prompt: "p"})
 	require.NoError(t, err)
 
-	_, err = c.RetryWorkflowRun(ctx, first.RunID)
+	_, err = c.RetryWorkflowRun(ctx, first.RunID, nil)
 	assert.ErrorIs(t, err, skyvern.ErrValidation, "only terminal runs can be retried")
 
 	res, err := c.BulkCancelRuns(ctx, []string{first.RunID, task.RunID, "tsk_404", task.RunID})
@@ -149,7 +149,7 @@ func TestFakeBulkCancelAndRetry(t *testing.T) {
 	assert.ElementsMatch(t, []string{first.RunID, task.RunID}, res.Cancelled)
 	assert.Equal(t, []string{"tsk_404"}, res.Failed)
 
-	retried, err := c.RetryWorkflowRun(ctx, first.RunID, skyvern.WithMaxStepsOverride(5))
+	retried, err := c.RetryWorkflowRun(ctx, first.RunID, &skyvern.RetryWorkflowRunParams{MaxStepsOverride: skyvern.Ptr(5)})
 	require.NoError(t, err)
 	assert.NotEqual(t, first.RunID, retried.RunID)
 	req, err := retried.WorkflowRunRequest()
@@ -174,7 +174,7 @@ func TestFakeBulkCancelAndRetry(t *testing.T) {
 	}
 	assert.Equal(t, []string{retried.RunID, first.RunID}, all)
 
-	_, err = c.RetryWorkflowRun(ctx, task.RunID)
+	_, err = c.RetryWorkflowRun(ctx, task.RunID, nil)
 	assert.ErrorIs(t, err, skyvern.ErrNotFound, "a task run is not a workflow run")
 }
 
@@ -217,7 +217,7 @@ func TestFakeUploadTOTPAndVersion(t *testing.T) {
 	t.Parallel()
 	fake, c := newFakeClient(t)
 	ctx := context.Background()
-	up, err := c.UploadFile(ctx, "customers.csv", strings.NewReader("id,name\n1,Ada\n"), &skyvern.UploadFileParams{RetentionDays: skyvern.Int(3)})
+	up, err := c.UploadFile(ctx, "customers.csv", strings.NewReader("id,name\n1,Ada\n"), &skyvern.UploadFileParams{RetentionDays: skyvern.Ptr(3)})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(up.FileID, "file_"))
 	require.NotNil(t, up.ExpiresAt)

@@ -69,7 +69,7 @@ var surfaceCalls = []surfaceCall{
 		extraHead: map[string]string{"x-max-steps-override": "7"},
 		answer:    workflowRunCreatedJSON,
 		call: func(ctx context.Context, c *skyvern.Client) (any, error) {
-			return c.RetryWorkflowRun(ctx, "wr_500", skyvern.WithMaxStepsOverride(7))
+			return c.RetryWorkflowRun(ctx, "wr_500", &skyvern.RetryWorkflowRunParams{MaxStepsOverride: skyvern.Ptr(7)})
 		},
 		check: func(t *testing.T, got any) { assert.Equal(t, "wr_501", got.(*skyvern.Run).RunID) },
 	},
@@ -93,7 +93,7 @@ var surfaceCalls = []surfaceCall{
 			return c.RunDownloadFiles(ctx, &skyvern.DownloadFilesRequest{
 				BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com", ProxyLocation: skyvern.ProxyResidentialGB},
 				NavigationGoal:   "Download the January invoice", DownloadSuffix: "invoice-2026-01.pdf",
-				DownloadTimeout: skyvern.Ptr(120.0), MaxStepsPerRun: skyvern.Int(15),
+				DownloadTimeout: skyvern.Ptr(120.0), MaxStepsPerRun: skyvern.Ptr(15),
 			})
 		},
 	},
@@ -210,10 +210,13 @@ func TestSurfaceValidatesBeforeSending(t *testing.T) {
 		"bulk cancel none":     func() error { _, err := c.BulkCancelRuns(ctx, nil); return err },
 		"bulk cancel empty id": func() error { _, err := c.BulkCancelRuns(ctx, []string{"tsk_1", ""}); return err },
 		"bulk cancel over 100": func() error { _, err := c.BulkCancelRuns(ctx, tooMany); return err },
-		"retry empty id":       func() error { _, err := c.RetryWorkflowRun(ctx, ""); return err },
-		"retry bad max steps":  func() error { _, err := c.RetryWorkflowRun(ctx, "wr_1", skyvern.WithMaxStepsOverride(0)); return err },
-		"login nil":            func() error { _, err := c.RunLogin(ctx, nil); return err },
-		"login no type":        func() error { _, err := c.RunLogin(ctx, &skyvern.LoginRequest{}); return err },
+		"retry empty id":       func() error { _, err := c.RetryWorkflowRun(ctx, "", nil); return err },
+		"retry bad max steps": func() error {
+			_, err := c.RetryWorkflowRun(ctx, "wr_1", &skyvern.RetryWorkflowRunParams{MaxStepsOverride: skyvern.Ptr(0)})
+			return err
+		},
+		"login nil":     func() error { _, err := c.RunLogin(ctx, nil); return err },
+		"login no type": func() error { _, err := c.RunLogin(ctx, &skyvern.LoginRequest{}); return err },
 		"login skyvern no id": func() error {
 			_, err := c.RunLogin(ctx, &skyvern.LoginRequest{CredentialType: skyvern.CredentialSkyvern})
 			return err
@@ -264,7 +267,7 @@ func TestSurfaceValidatesBeforeSending(t *testing.T) {
 		"upload newline": func() error { _, err := c.UploadFile(ctx, "a\r\nb.txt", strings.NewReader("x"), nil); return err },
 		"upload nil":     func() error { _, err := c.UploadFile(ctx, "a.txt", nil, nil); return err },
 		"upload retention": func() error {
-			_, err := c.UploadFile(ctx, "a.txt", strings.NewReader("x"), &skyvern.UploadFileParams{RetentionDays: skyvern.Int(366)})
+			_, err := c.UploadFile(ctx, "a.txt", strings.NewReader("x"), &skyvern.UploadFileParams{RetentionDays: skyvern.Ptr(366)})
 			return err
 		},
 		"download nil artifact": func() error { _, err := c.DownloadArtifact(ctx, nil, io.Discard); return err },
@@ -299,7 +302,7 @@ func TestSurfaceRetryClasses(t *testing.T) {
 			return err
 		}},
 		"RetryWorkflowRun": {"/v1/workflows/runs/wr_1/retry", workflowRunCreatedJSON, func(ctx context.Context, c *skyvern.Client) error {
-			_, err := c.RetryWorkflowRun(ctx, "wr_1")
+			_, err := c.RetryWorkflowRun(ctx, "wr_1", nil)
 			return err
 		}},
 		"BulkCancelRuns": {"/v1/runs/cancel", `{"cancelled":["tsk_1"],"failed":[]}`, func(ctx context.Context, c *skyvern.Client) error {

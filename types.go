@@ -370,14 +370,5 @@ type ScriptRun struct {
 // from "unset" are pointers; Ptr fills them inline.
 func Ptr[T any](v T) *T { return &v }
 
-// String returns a pointer to s.
-func String(s string) *string { return &s }
-
-// Int returns a pointer to n.
-func Int(n int) *int { return &n }
-
-// Bool returns a pointer to b.
-func Bool(b bool) *bool { return &b }
-
 // isBlank reports whether s has no visible characters.
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }

@@ -97,7 +97,7 @@ func TestProxyJSON(t *testing.T) {
 	}{
 		{"preset", skyvern.NewProxy(skyvern.ProxyResidentialGB), `"RESIDENTIAL_GB"`},
 		{"none", skyvern.NewProxy(skyvern.ProxyNone), `"NONE"`},
-		{"geo", skyvern.NewGeoProxy(skyvern.GeoTarget{Country: "US", Subdivision: skyvern.String("CA"), City: skyvern.String("San Francisco")}), `{"country":"US","subdivision":"CA","city":"San Francisco"}`},
+		{"geo", skyvern.NewGeoProxy(skyvern.GeoTarget{Country: "US", Subdivision: skyvern.Ptr("CA"), City: skyvern.Ptr("San Francisco")}), `{"country":"US","subdivision":"CA","city":"San Francisco"}`},
 		{"geo country only", skyvern.NewGeoProxy(skyvern.GeoTarget{Country: "DE"}), `{"country":"DE"}`},
 		{"custom", skyvern.NewCustomProxy(json.RawMessage(`{ "url": "http://user:pw@proxy.internal:3128" }`)), `{"url":"http://user:pw@proxy.internal:3128"}`},
 	}
@@ -131,8 +131,8 @@ func TestProxyJSON(t *testing.T) {
 
 func TestPointerHelpers(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, "x", *skyvern.String("x"))
-	assert.Equal(t, 0, *skyvern.Int(0))
-	assert.False(t, *skyvern.Bool(false))
+	assert.Equal(t, "x", *skyvern.Ptr("x"))
+	assert.Equal(t, 0, *skyvern.Ptr(0))
+	assert.False(t, *skyvern.Ptr(false))
 	assert.Equal(t, skyvern.RunEngineSkyvernV2, *skyvern.Ptr(skyvern.RunEngineSkyvernV2))
 }

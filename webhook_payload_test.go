@@ -78,7 +78,7 @@ func TestDecodeSeedPayload(t *testing.T) {
 		ScreenshotURLs:      []string{"https://skyvern-artifacts.s3.amazonaws.com/v1/production/o_485917350850524254/tsk_490441394011816060/.../screenshot_final.png?AWSAccessKeyId=..."},
 		FailureReason:       nil,
 		Errors:              []json.RawMessage{},
-		StepCount:           Int(4),
+		StepCount:           Ptr(4),
 		RunType:             RunTypeTaskV2,
 		Attempt:             1,
 		AppURL:              "https://app.skyvern.com/runs/wr_490440779503358000",
@@ -142,7 +142,7 @@ func TestDecodeLegacyPayloads(t *testing.T) {
 		assert.Equal(t, 10, *p.MaxStepsPerRun)
 		assert.Nil(t, p.QueuedAt)
 		assert.Equal(t, utc(t, "2026-02-01T10:05:00.000100Z").Time, p.ModifiedAt.Time)
-		assert.Equal(t, &ScriptRun{AIFallbackTriggered: true, ScriptID: String("s_1")}, p.ScriptRun)
+		assert.Equal(t, &ScriptRun{AIFallbackTriggered: true, ScriptID: Ptr("s_1")}, p.ScriptRun)
 		assert.Nil(t, p.ScreenshotURLs)
 		assert.True(t, p.WebhookDeliveryFailed())
 		assert.Equal(t, "tsk_1:failed", p.IdempotencyKey())
@@ -155,7 +155,7 @@ func TestDecodeLegacyPayloads(t *testing.T) {
 		assert.True(t, p.RunType.IsWorkflow())
 		assert.Equal(t, "wpid_9", p.WorkflowID)
 		require.NotNil(t, p.ProxyLocation)
-		assert.Equal(t, &GeoTarget{Country: "US", Subdivision: String("CA")}, p.ProxyLocation.Geo)
+		assert.Equal(t, &GeoTarget{Country: "US", Subdivision: Ptr("CA")}, p.ProxyLocation.Geo)
 		assert.Equal(t, "https://example.com/totp", p.TOTPVerificationURL)
 		assert.Equal(t, "me@example.com", p.TOTPIdentifier)
 		assert.Equal(t, utc(t, "2026-03-01T00:00:01.5Z").Time, p.StartedAt.Time)
@@ -331,10 +331,10 @@ func TestWebhookDeliveryFailed(t *testing.T) {
 		reason *string
 		want   bool
 	}{
-		"seed example": {String("Failed to run task 2.0: Failed to send webhook.    task_v2_id=tsk_v2_486305187432193504"), true},
-		"upper case":   {String("WEBHOOK DELIVERY FAILED"), true},
-		"other error":  {String("Reached the max number of steps"), false},
-		"empty":        {String(""), false},
+		"seed example": {Ptr("Failed to run task 2.0: Failed to send webhook.    task_v2_id=tsk_v2_486305187432193504"), true},
+		"upper case":   {Ptr("WEBHOOK DELIVERY FAILED"), true},
+		"other error":  {Ptr("Reached the max number of steps"), false},
+		"empty":        {Ptr(""), false},
 		"nil":          {nil, false},
 	}
 	for name, tc := range cases {

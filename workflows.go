@@ -28,6 +28,15 @@ type WorkflowRequest struct {
 	// which only CreateWorkflow's route reads; UpdateWorkflow refuses it
 	// (set JSONDefinition.FolderID instead).
 	FolderID string `json:"-"`
+	// IdempotencyKey is the Idempotency-Key of a CreateWorkflow call,
+	// instead of the random one the call generates. The server derives the
+	// workflow's permanent id from the key, so every call with the same key
+	// returns the same workflow, created once. Use it to retry a call that
+	// failed with ErrOutcomeUnknown: set it to the *OutcomeUnknownError's
+	// IdempotencyKey. A key is 1 to 255 visible ASCII characters
+	// (0x21–0x7E). UpdateWorkflow refuses it: its route does not read the
+	// header.
+	IdempotencyKey string `json:"-"`
 }
 
 // WorkflowDefinition is a workflow with its run defaults (the server's
@@ -219,48 +228,36 @@ func (w *Workflow) fillIDs() {
 	}
 }
 
-// WithIdempotencyKey sets the Idempotency-Key of a CreateWorkflow call,
-// instead of the random one the call generates. The server derives the
-// workflow's permanent id from the key, so every call with the same key
-// returns the same workflow, created once. Use it to retry a call that
-// failed with ErrOutcomeUnknown: pass the *OutcomeUnknownError's
-// IdempotencyKey. A key is 1 to 255 visible ASCII characters (0x21–0x7E).
-// Other calls refuse the option: their routes do not read the header.
-func WithIdempotencyKey(key string) RequestOption {
-	return func(rc *requestConfig) {
-		rc.idempotencyKey, rc.idempotencySet = key, true
-	}
-}
-
 // CreateWorkflow creates a workflow (POST /v1/workflows) and returns its
 // first version. Set the default webhook of its runs in
 // req.JSONDefinition.WebhookCallbackURL.
 //
 // Every call sends an Idempotency-Key, generated once and reused on each
-// attempt (or given with WithIdempotencyKey), so the call is retried like a
+// attempt (or given as req.IdempotencyKey), so the call is retried like a
 // read, including on 409 "creation still in progress": the server creates
 // the workflow once. If the call still fails in a way that leaves the outcome
 // open (a 5xx, a timeout, a dropped connection), the error matches
 // ErrOutcomeUnknown and is an *OutcomeUnknownError carrying the key; calling
-// again with WithIdempotencyKey(thatKey) is safe and returns the workflow if
+// again with req.IdempotencyKey set to that key is safe and returns the workflow if
 // an earlier attempt created it.
 func (c *Client) CreateWorkflow(ctx context.Context, req *WorkflowRequest, opts ...RequestOption) (*Workflow, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	rc := c.newRequestConfig(opts)
-	if rc.idempotencySet {
-		if err := validateIdempotencyKey(rc.idempotencyKey); err != nil {
+	key := req.IdempotencyKey
+	if key != "" {
+		if err := validateIdempotencyKey(key); err != nil {
 			return nil, err
 		}
 	} else {
-		key, err := newIdempotencyKey()
-		if err != nil {
+		var err error
+		if key, err = newIdempotencyKey(); err != nil {
 			return nil, err
 		}
-		rc.idempotencyKey, rc.idempotencySet = key, true
 	}
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "workflows"), body: req, class: retryIdempotent}
+	rc := c.newRequestConfig(opts)
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "workflows"), body: req, class: retryIdempotent,
+		header: http.Header{"Idempotency-Key": {key}}, idempotencyKey: key}
 	if req.FolderID != "" {
 		call.query = url.Values{"folder_id": {req.FolderID}}
 	}
@@ -283,6 +280,9 @@ func (c *Client) UpdateWorkflow(ctx context.Context, workflowID string, req *Wor
 	}
 	if req.FolderID != "" {
 		return nil, &InvalidRequestError{Field: "folder_id", Reason: "query parameter is read by CreateWorkflow only; set json_definition.folder_id"}
+	}
+	if req.IdempotencyKey != "" {
+		return nil, &InvalidRequestError{Field: "Idempotency-Key", Reason: "is read by CreateWorkflow only"}
 	}
 	rc := c.newRequestConfig(opts)
 	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "workflows", workflowID), body: req, class: retryUnsafe}
@@ -348,7 +348,7 @@ func (c *Client) doWorkflow(ctx context.Context, call apiCall, rc *requestConfig
 		return nil, err
 	}
 	if wf.WorkflowPermanentID == "" {
-		return nil, fmt.Errorf("skyvern: %s %s: %w: no workflow_permanent_id in response", call.method, call.path, ErrMalformedResponse)
+		return nil, malformedResponse(call, "no workflow_permanent_id in response")
 	}
 	return &wf, nil
 }

@@ -149,7 +149,7 @@ func TestWorkflowEditKeepsWhatWasNotEdited(t *testing.T) {
 	task := def.Blocks[1].(*skyvern.TaskBlock)
 	task.NavigationGoal = "Download every open invoice"
 	task.DownloadSuffix = ""             // cleared: the key goes away
-	task.MaxStepsPerRun = skyvern.Int(8) // was null
+	task.MaxStepsPerRun = skyvern.Ptr(8) // was null
 	loop := def.Blocks[6].(*skyvern.ForLoopBlock)
 	loop.LoopBlocks[1].(*skyvern.WaitBlock).WaitSec = 7
 	def.Parameters[0].(*skyvern.WorkflowParameter).DefaultValue = "2026-02"
@@ -217,7 +217,7 @@ func TestDefinitionFromTypedStructs(t *testing.T) {
 			},
 			Blocks: skyvern.Blocks{
 				&skyvern.TaskBlock{Label: "download_invoice", URL: "https://vendor-portal.example.com", NavigationGoal: "Download the latest invoice",
-					Engine: skyvern.RunEngineSkyvernV2, MaxStepsPerRun: skyvern.Int(10), CompleteVerification: skyvern.Bool(false),
+					Engine: skyvern.RunEngineSkyvernV2, MaxStepsPerRun: skyvern.Ptr(10), CompleteVerification: skyvern.Ptr(false),
 					BlockOptions: skyvern.BlockOptions{ContinueOnFailure: true, Model: map[string]any{"model_name": "gpt-4.1"}}},
 				&skyvern.NavigationBlock{Label: "open_billing", NavigationGoal: "Open billing"},
 				&skyvern.ExtractionBlock{Label: "extract_total", DataExtractionGoal: "Extract the total", DataSchema: map[string]any{"type": "object"}},
@@ -228,7 +228,7 @@ func TestDefinitionFromTypedStructs(t *testing.T) {
 					&skyvern.WaitBlock{Label: "settle", WaitSec: 2},
 				}},
 				&skyvern.ForLoopBlock{Label: "empty_loop"},
-				&skyvern.TaskV2Block{Label: "find", Prompt: "Find the receipt", MaxSteps: skyvern.Int(5)},
+				&skyvern.TaskV2Block{Label: "find", Prompt: "Find the receipt", MaxSteps: skyvern.Ptr(5)},
 				&skyvern.RawBlock{Raw: json.RawMessage(`{"block_type":"send_email","label":"notify","sender":"a@example.com","recipients":["b@example.com"],"subject":"s","body":"b"}`)},
 			},
 		},

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
@@ -92,7 +93,7 @@ func (p *GetWorkflowsParams) query() (url.Values, error) {
 
 // GetWorkflows returns one page of workflows, the latest version of each
 // (GET /v1/workflows). params may be nil. AllWorkflows walks every page.
-func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) ([]Workflow, error) {
+func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) ([]*Workflow, error) {
 	q, err := params.query()
 	if err != nil {
 		return nil, err
@@ -103,9 +104,12 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 	if err != nil {
 		return nil, err
 	}
-	var page []Workflow
+	var page []*Workflow
 	if err := decodeJSON(call, resp.body, &page); err != nil {
 		return nil, err
+	}
+	if slices.Contains(page, nil) {
+		return nil, malformedResponse(call, "null in the list of workflows")
 	}
 	return page, nil
 }
@@ -114,7 +118,7 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 // nil), fetching page after page from params.Page on, with
 // DefaultWorkflowsPageSize unless params.PageSize is set. It stops after a
 // page with fewer workflows than the page size. An error ends the
-// iteration: it is yielded once, with a zero Workflow. When ctx ends, the
+// iteration: it is yielded once, with a nil *Workflow. When ctx ends, the
 // iteration yields ctx.Err() and stops, even between workflows of a page
 // already fetched.
 //
@@ -124,7 +128,7 @@ func (c *Client) GetWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 //		}
 //		fmt.Println(wf.WorkflowPermanentID, wf.Title)
 //	}
-func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) iter.Seq2[Workflow, error] {
+func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, opts ...RequestOption) iter.Seq2[*Workflow, error] {
 	var p GetWorkflowsParams
 	if params != nil {
 		p = *params // the caller's params are not modified
@@ -133,9 +137,9 @@ func (c *Client) AllWorkflows(ctx context.Context, params *GetWorkflowsParams, o
 		p.PageSize = DefaultWorkflowsPageSize
 	}
 	return pageThrough(ctx, p.Page, p.PageSize, "GET /v1/workflows",
-		func(page int) ([]Workflow, error) {
+		func(page int) ([]*Workflow, error) {
 			p.Page = page
 			return c.GetWorkflows(ctx, &p, opts...)
 		},
-		func(wf Workflow) string { return wf.WorkflowPermanentID })
+		func(wf *Workflow) string { return wf.WorkflowPermanentID })
 }

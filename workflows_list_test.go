@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -104,9 +105,12 @@ func TestGetWorkflowsMalformed(t *testing.T) {
 	assert.ErrorIs(t, err, skyvern.ErrMalformedResponse)
 }
 
-func collectWorkflows(seq func(func(skyvern.Workflow, error) bool), stopAfter int, onItem func(n int)) (ids []string, errs []error) {
+func collectWorkflows(seq iter.Seq2[*skyvern.Workflow, error], stopAfter int, onItem func(n int)) (ids []string, errs []error) {
 	for wf, err := range seq {
 		if err != nil {
+			if wf != nil {
+				errs = append(errs, errors.New("an error came with a workflow"))
+			}
 			errs = append(errs, err)
 			continue
 		}

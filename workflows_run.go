@@ -77,6 +77,13 @@ type WorkflowRunRequest struct {
 	// Template runs one of Skyvern's templates; it is sent as the template
 	// query parameter.
 	Template bool `json:"-"`
+	// MaxStepsOverride caps the steps of this run; it is sent as the
+	// x-max-steps-override header and must be at least 1. nil leaves the
+	// workflow's own limits.
+	MaxStepsOverride *int `json:"-"`
+	// XUserAgent is sent as Skyvern's x-user-agent header, which the server
+	// records as what triggered the run.
+	XUserAgent string `json:"-"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler. It also accepts the id under
@@ -97,14 +104,6 @@ func (r *WorkflowRunRequest) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// WithMaxStepsOverride caps the steps of a RunWorkflow or RetryWorkflowRun
-// run with the x-max-steps-override header; n must be at least 1. Other calls
-// refuse the option, since their routes do not read the header (for a task,
-// set TaskRunRequest.MaxSteps).
-func WithMaxStepsOverride(n int) RequestOption {
-	return func(rc *requestConfig) { rc.maxStepsHeader = strconv.Itoa(n) }
-}
-
 // RunWorkflow starts a run of a workflow (POST /v1/run/workflows) and returns
 // it, usually still queued. The result goes to req.WebhookURL if set, else to
 // the workflow's WebhookCallbackURL, and can be polled with WaitForRun.
@@ -114,8 +113,8 @@ func WithMaxStepsOverride(n int) RequestOption {
 // timeout or a dropped connection the run may exist already, so the error
 // satisfies errors.Is(err, ErrOutcomeUnknown) instead of a blind retry
 // starting a second run. [Client.ResolveOutcome] then finds the run or
-// proves there is none; with WithResolveOutcome (or the client's
-// WithOutcomeResolution) RunWorkflow does so itself and resends only after
+// proves there is none; with WithOutcomeResolution (per call or for
+// the client) RunWorkflow does so itself and resends only after
 // such a proof. To make the run easy to find, every request carries a
 // unique id in run_metadata under ClientRequestIDKey (req is not modified),
 // which the server also applies as a tag.
@@ -124,15 +123,35 @@ func (c *Client) RunWorkflow(ctx context.Context, req *WorkflowRunRequest, opts 
 		return nil, err
 	}
 	rc := c.newRequestConfig(opts)
-	if err := checkMaxStepsOverride(rc); err != nil {
-		return nil, err
-	}
-	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), class: retryUnsafe, maxSteps: true}
+	call := apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "workflows"), class: retryUnsafe,
+		header: withMaxStepsOverride(xUserAgentHeader(req.XUserAgent), req.MaxStepsOverride)}
 	call.body, call.clientRequestID = stampClientRequestID(req)
 	if req.Template {
 		call.query = url.Values{"template": {"true"}}
 	}
 	return c.createRun(ctx, call, &rc)
+}
+
+// withMaxStepsOverride adds the x-max-steps-override header for n, if set,
+// to h (which may be nil) and returns it.
+func withMaxStepsOverride(h http.Header, n *int) http.Header {
+	if n == nil {
+		return h
+	}
+	if h == nil {
+		h = make(http.Header, 1)
+	}
+	h.Set("X-Max-Steps-Override", strconv.Itoa(*n))
+	return h
+}
+
+// validateMaxStepsOverride refuses a step cap below 1 before anything is
+// sent.
+func validateMaxStepsOverride(n *int) error {
+	if n != nil && *n < 1 {
+		return &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + strconv.Itoa(*n)}
+	}
+	return nil
 }
 
 func (r *WorkflowRunRequest) validate() error {
@@ -141,6 +160,12 @@ func (r *WorkflowRunRequest) validate() error {
 	}
 	if isBlank(r.WorkflowID) {
 		return &InvalidRequestError{Field: "workflow_id", Reason: "is required"}
+	}
+	if err := validateMaxStepsOverride(r.MaxStepsOverride); err != nil {
+		return err
+	}
+	if !validHeaderValue(r.XUserAgent) {
+		return &InvalidRequestError{Field: "x-user-agent", Reason: "must not contain control characters"}
 	}
 	if err := validateCallbackURL("webhook_url", r.WebhookURL); err != nil {
 		return err

@@ -253,31 +253,31 @@ func pageThrough[T any](ctx context.Context, start, pageSize int, what string, f
 	}
 }
 
+// RetryWorkflowRunParams are the optional settings of RetryWorkflowRun.
+type RetryWorkflowRunParams struct {
+	// MaxStepsOverride caps the steps of the new run (the
+	// x-max-steps-override header); at least 1 when set.
+	MaxStepsOverride *int
+}
+
 // RetryWorkflowRun starts a new run of a finished workflow run's workflow with
 // the original run's parameters (POST /v1/workflows/runs/{id}/retry) and
 // returns the new run (a new wr_… id). The original must be terminal (else
-// 400, ErrValidation). WithMaxStepsOverride applies.
+// 400, ErrValidation). params may be nil.
 //
 // It starts billed work, so it follows RunTask's rule: never resent after an
 // ambiguous failure, whose error matches ErrOutcomeUnknown.
-func (c *Client) RetryWorkflowRun(ctx context.Context, workflowRunID string, opts ...RequestOption) (*Run, error) {
+func (c *Client) RetryWorkflowRun(ctx context.Context, workflowRunID string, params *RetryWorkflowRunParams, opts ...RequestOption) (*Run, error) {
 	if err := requireID("workflow_run_id", workflowRunID); err != nil {
 		return nil, err
 	}
-	if err := checkMaxStepsOverride(c.newRequestConfig(opts)); err != nil {
+	var p RetryWorkflowRunParams
+	if params != nil {
+		p = *params
+	}
+	if err := validateMaxStepsOverride(p.MaxStepsOverride); err != nil {
 		return nil, err
 	}
-	return c.startRun(ctx, apiCall{method: http.MethodPost, path: c.endpoint("v1", "workflows", "runs", workflowRunID, "retry"), maxSteps: true}, opts)
-}
-
-// checkMaxStepsOverride refuses a WithMaxStepsOverride value below 1 before
-// anything is sent.
-func checkMaxStepsOverride(rc requestConfig) error {
-	if rc.maxStepsHeader == "" {
-		return nil
-	}
-	if n, err := strconv.Atoi(rc.maxStepsHeader); err != nil || n < 1 {
-		return &InvalidRequestError{Field: "x-max-steps-override", Reason: "must be at least 1, got " + rc.maxStepsHeader}
-	}
-	return nil
+	return c.startRun(ctx, apiCall{method: http.MethodPost, path: c.endpoint("v1", "workflows", "runs", workflowRunID, "retry"),
+		header: withMaxStepsOverride(nil, p.MaxStepsOverride)}, opts)
 }

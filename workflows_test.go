@@ -240,13 +240,13 @@ func TestCreateWorkflowRequestShape(t *testing.T) {
 		JSONDefinition: &skyvern.WorkflowDefinition{
 			Title:                 "Invoice Downloader",
 			Description:           "Monthly invoices <b>",
-			ProxyLocation:         skyvern.NewGeoProxy(skyvern.GeoTarget{Country: "US", Subdivision: skyvern.String("CA")}),
+			ProxyLocation:         skyvern.NewGeoProxy(skyvern.GeoTarget{Country: "US", Subdivision: skyvern.Ptr("CA")}),
 			WebhookCallbackURL:    "https://your-server.com/webhook",
 			TOTPVerificationURL:   "https://your-server.com/totp",
 			TOTPIdentifier:        "billing@example.com",
 			PersistBrowserSession: true,
 			ReuseBrowserSession:   true,
-			MaskSecrets:           skyvern.Bool(false),
+			MaskSecrets:           skyvern.Ptr(false),
 			PinSavedSessionIP:     true,
 			BrowserProfileID:      "bp_1",
 			BrowserProfileKey:     "vendor",
@@ -257,17 +257,17 @@ func TestCreateWorkflowRequestShape(t *testing.T) {
 				NavigationGoal: "Download the latest invoice",
 			}}},
 			IsSavedTask:              true,
-			MaxScreenshotScrolls:     skyvern.Int(0),
-			MaxElapsedTimeMinutes:    skyvern.Int(480),
+			MaxScreenshotScrolls:     skyvern.Ptr(0),
+			MaxElapsedTimeMinutes:    skyvern.Ptr(480),
 			ExtraHTTPHeaders:         map[string]string{"Accept-Language": "en"},
 			CDPConnectHeaders:        map[string]string{"Authorization": "Bearer x"},
 			Status:                   skyvern.WorkflowStatusDraft,
 			RunWith:                  "code",
-			AIFallback:               skyvern.Bool(false),
+			AIFallback:               skyvern.Ptr(false),
 			CacheKey:                 "v2",
 			AdaptiveCaching:          true,
-			EnableSelfHealing:        skyvern.Bool(true),
-			CodeVersion:              skyvern.Int(2),
+			EnableSelfHealing:        skyvern.Ptr(true),
+			CodeVersion:              skyvern.Ptr(2),
 			GenerateScriptOnTerminal: true,
 			RunSequentially:          true,
 			SequentialKey:            "vendor",
@@ -304,6 +304,12 @@ func minimalWorkflowRequest() *skyvern.WorkflowRequest {
 	return &skyvern.WorkflowRequest{JSONDefinition: &skyvern.WorkflowDefinition{Title: "Invoice Downloader"}}
 }
 
+// keyed returns req with its IdempotencyKey set.
+func keyed(req *skyvern.WorkflowRequest, key string) *skyvern.WorkflowRequest {
+	req.IdempotencyKey = key
+	return req
+}
+
 func TestCreateWorkflowIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	t.Run("generated once per call and reused on retry", func(t *testing.T) {
@@ -333,7 +339,7 @@ func TestCreateWorkflowIdempotencyKey(t *testing.T) {
 		rec := &recorder{}
 		mux.HandleFunc("/v1/workflows", rec.handler(sequence(&attempts, status(502, ``), status(200, workflowJSON))))
 		const key = "invoice-downloader/2026-01:v1~!"
-		_, err := c.CreateWorkflow(context.Background(), minimalWorkflowRequest(), skyvern.WithIdempotencyKey(key))
+		_, err := c.CreateWorkflow(context.Background(), keyed(minimalWorkflowRequest(), key))
 		require.NoError(t, err)
 		assert.Equal(t, []string{key, key}, rec.headers("Idempotency-Key"))
 	})
@@ -344,7 +350,7 @@ func TestCreateWorkflowIdempotencyKey(t *testing.T) {
 		mux.HandleFunc("/v1/workflows", rec.handler(status(200, workflowJSON)))
 		keys := []string{"!", "~", strings.Repeat("k", 255)}
 		for _, key := range keys {
-			_, err := c.CreateWorkflow(context.Background(), minimalWorkflowRequest(), skyvern.WithIdempotencyKey(key))
+			_, err := c.CreateWorkflow(context.Background(), keyed(minimalWorkflowRequest(), key))
 			require.NoError(t, err, "%q", key)
 		}
 		assert.Equal(t, keys, rec.headers("Idempotency-Key"))
@@ -354,8 +360,8 @@ func TestCreateWorkflowIdempotencyKey(t *testing.T) {
 		c, mux, _ := setup(t)
 		var hits atomic.Int32
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
-		for _, key := range []string{"", strings.Repeat("k", 256), "two words", "tab\tkey", "ключ", "del\x7f", "nul\x00"} {
-			_, err := c.CreateWorkflow(context.Background(), minimalWorkflowRequest(), skyvern.WithIdempotencyKey(key))
+		for _, key := range []string{strings.Repeat("k", 256), "two words", "tab\tkey", "ключ", "del\x7f", "nul\x00"} {
+			_, err := c.CreateWorkflow(context.Background(), keyed(minimalWorkflowRequest(), key))
 			var invalid *skyvern.InvalidRequestError
 			require.ErrorAs(t, err, &invalid, "%q", key)
 			assert.Equal(t, "Idempotency-Key", invalid.Field)
@@ -418,7 +424,7 @@ func TestCreateWorkflowOutcomeUnknownCarriesKey(t *testing.T) {
 			c2, mux2, _ := setup(t)
 			rec2 := &recorder{}
 			mux2.HandleFunc("/v1/workflows", rec2.handler(status(200, workflowJSON)))
-			_, err = c2.CreateWorkflow(context.Background(), minimalWorkflowRequest(), skyvern.WithIdempotencyKey(unknown.IdempotencyKey))
+			_, err = c2.CreateWorkflow(context.Background(), keyed(minimalWorkflowRequest(), unknown.IdempotencyKey))
 			require.NoError(t, err)
 			assert.Equal(t, []string{unknown.IdempotencyKey}, rec2.headers("Idempotency-Key"))
 		})
@@ -435,26 +441,25 @@ func TestRouteSpecificOptionsRefusedElsewhere(t *testing.T) {
 		call  func() error
 		field string
 	}{
-		{"key on RunTask", func() error {
-			_, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "p"}, skyvern.WithIdempotencyKey("k"))
+		{"key header on RunTask", func() error {
+			_, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "p"}, skyvern.WithHeader("Idempotency-Key", "k"))
 			return err
 		}, "Idempotency-Key"},
-		{"key on RunWorkflow", func() error {
-			_, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: "wpid_1"}, skyvern.WithIdempotencyKey("k"))
+		{"key header on RunWorkflow", func() error {
+			_, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: "wpid_1"}, skyvern.WithHeader("x-idempotency-key", "k"))
+			return err
+		}, "X-Idempotency-Key"},
+		{"key header on CancelRun", func() error {
+			return c.CancelRun(context.Background(), "tsk_1", skyvern.WithHeader("idempotency-key", "k"))
+		}, "Idempotency-Key"},
+		{"key header on CreateWorkflow", func() error {
+			_, err := c.CreateWorkflow(context.Background(), minimalWorkflowRequest(), skyvern.WithHeader("Idempotency-Key", "k"))
 			return err
 		}, "Idempotency-Key"},
 		{"key on UpdateWorkflow", func() error {
-			_, err := c.UpdateWorkflow(context.Background(), "wpid_1", minimalWorkflowRequest(), skyvern.WithIdempotencyKey("k"))
+			_, err := c.UpdateWorkflow(context.Background(), "wpid_1", keyed(minimalWorkflowRequest(), "k"))
 			return err
 		}, "Idempotency-Key"},
-		{"max steps on RunTask", func() error {
-			_, err := c.RunTask(context.Background(), &skyvern.TaskRunRequest{Prompt: "p"}, skyvern.WithMaxStepsOverride(5))
-			return err
-		}, "x-max-steps-override"},
-		{"max steps on CreateWorkflow", func() error {
-			_, err := c.CreateWorkflow(context.Background(), minimalWorkflowRequest(), skyvern.WithMaxStepsOverride(5))
-			return err
-		}, "x-max-steps-override"},
 	}
 	for _, tc := range cases {
 		var invalid *skyvern.InvalidRequestError
@@ -506,19 +511,21 @@ func TestRunWorkflowRequestShape(t *testing.T) {
 		TOTPURL:               "https://your-server.com/totp",
 		TOTPIdentifier:        "billing@example.com",
 		BrowserSessionID:      "pbs_1",
-		ReuseBrowserSession:   skyvern.Bool(false),
+		ReuseBrowserSession:   skyvern.Ptr(false),
 		BrowserProfileID:      "bp_1",
 		StartFreshBrowser:     true,
-		MaxScreenshotScrolls:  skyvern.Int(2),
-		MaxElapsedTimeMinutes: skyvern.Int(1),
+		MaxScreenshotScrolls:  skyvern.Ptr(2),
+		MaxElapsedTimeMinutes: skyvern.Ptr(1),
 		ExtraHTTPHeaders:      map[string]string{"Accept-Language": "en"},
 		CDPConnectHeaders:     map[string]string{"Authorization": "Bearer x"},
 		BrowserAddress:        "ws://127.0.0.1:9222",
-		AIFallback:            skyvern.Bool(true),
+		AIFallback:            skyvern.Ptr(true),
 		RunWith:               "code",
 		RunMetadata:           map[string]string{"tenant": "acme"},
 		Template:              true,
-	}, skyvern.WithMaxStepsOverride(7), skyvern.WithXUserAgent("scheduler"))
+		MaxStepsOverride:      skyvern.Ptr(7),
+		XUserAgent:            "scheduler",
+	})
 	require.NoError(t, err)
 	assert.Equal(t, "wr_486305187432193510", run.RunID)
 	assert.Equal(t, skyvern.RunTypeWorkflowRun, run.RunType)

@@ -73,9 +73,9 @@ func TestWorkflowClientSideValidation(t *testing.T) {
 		{"relative webhook_callback_url", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.WebhookCallbackURL = "/hook" })), "json_definition.webhook_callback_url"},
 		{"schemeless webhook_callback_url", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.WebhookCallbackURL = "your-server.com/webhook" })), "json_definition.webhook_callback_url"},
 		{"ftp totp_verification_url", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.TOTPVerificationURL = "ftp://example.com/totp" })), "json_definition.totp_verification_url"},
-		{"max_elapsed_time_minutes 0", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.MaxElapsedTimeMinutes = skyvern.Int(0) })), "json_definition.max_elapsed_time_minutes"},
-		{"max_elapsed_time_minutes 481", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.MaxElapsedTimeMinutes = skyvern.Int(481) })), "json_definition.max_elapsed_time_minutes"},
-		{"code_version 3", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.CodeVersion = skyvern.Int(3) })), "json_definition.code_version"},
+		{"max_elapsed_time_minutes 0", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.MaxElapsedTimeMinutes = skyvern.Ptr(0) })), "json_definition.max_elapsed_time_minutes"},
+		{"max_elapsed_time_minutes 481", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.MaxElapsedTimeMinutes = skyvern.Ptr(481) })), "json_definition.max_elapsed_time_minutes"},
+		{"code_version 3", create(definitionWith(func(d *skyvern.WorkflowDefinition) { d.CodeVersion = skyvern.Ptr(3) })), "json_definition.code_version"},
 		{"nil block", create(blocksDefinition(nil)), def + ".blocks[0]"},
 		{"typed nil block", create(blocksDefinition(&skyvern.WaitBlock{Label: "w"}, nilTask)), def + ".blocks[1]"},
 		{"block without label", create(blocksDefinition(&skyvern.TaskBlock{NavigationGoal: "g"})), def + ".blocks[0].label"},
@@ -99,12 +99,12 @@ func TestWorkflowClientSideValidation(t *testing.T) {
 		{"run without workflow_id", run(&skyvern.WorkflowRunRequest{WebhookURL: "https://h.example.com"}), "workflow_id"},
 		{"run relative webhook_url", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", WebhookURL: "webhook"}), "webhook_url"},
 		{"run javascript totp_url", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", TOTPURL: "javascript:alert(1)"}), "totp_url"},
-		{"run max_elapsed_time_minutes 481", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", MaxElapsedTimeMinutes: skyvern.Int(481)}), "max_elapsed_time_minutes"},
-		{"run max_elapsed_time_minutes -1", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", MaxElapsedTimeMinutes: skyvern.Int(-1)}), "max_elapsed_time_minutes"},
+		{"run max_elapsed_time_minutes 481", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", MaxElapsedTimeMinutes: skyvern.Ptr(481)}), "max_elapsed_time_minutes"},
+		{"run max_elapsed_time_minutes -1", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", MaxElapsedTimeMinutes: skyvern.Ptr(-1)}), "max_elapsed_time_minutes"},
 		{"run_metadata 21 keys", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", RunMetadata: runMetadata(21, 3, 1)}), "run_metadata"},
 		{"run_metadata 65-character key", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", RunMetadata: runMetadata(1, 65, 1)}), "run_metadata"},
 		{"run_metadata 257-character value", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", RunMetadata: runMetadata(1, 3, 257)}), "run_metadata"},
-		{"max steps 0", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1"}, skyvern.WithMaxStepsOverride(0)), "x-max-steps-override"},
+		{"max steps 0", run(&skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", MaxStepsOverride: skyvern.Ptr(0)}), "x-max-steps-override"},
 		{"list negative page", list(&skyvern.GetWorkflowsParams{Page: -1}), "page"},
 		{"list negative page size", list(&skyvern.GetWorkflowsParams{PageSize: -1}), "page_size"},
 		{"list saved tasks and workflows", list(&skyvern.GetWorkflowsParams{OnlySavedTasks: true, OnlyWorkflows: true}), "only_saved_tasks"},
@@ -141,8 +141,8 @@ func TestWorkflowValidationAcceptsLimits(t *testing.T) {
 		"nested webhook_url key in yaml": {YAMLDefinition: "title: t\nworkflow_definition:\n  blocks:\n  - block_type: http_request\n    label: post\n    body:\n      webhook_url: https://example.com\n"},
 		"webhook_url_note key in yaml":   {YAMLDefinition: "title: t\nwebhook_url_note: x\n"},
 		"limits": definitionWith(func(d *skyvern.WorkflowDefinition) {
-			d.MaxElapsedTimeMinutes = skyvern.Int(1)
-			d.CodeVersion = skyvern.Int(1)
+			d.MaxElapsedTimeMinutes = skyvern.Ptr(1)
+			d.CodeVersion = skyvern.Ptr(1)
 		}),
 		"raw block": blocksDefinition(&skyvern.RawBlock{Raw: json.RawMessage(`{"block_type":"send_email","label":"notify"}`)}),
 	} {
@@ -154,7 +154,7 @@ func TestWorkflowValidationAcceptsLimits(t *testing.T) {
 		"64-character key":             runMetadata(1, 64, 1),
 		"256-character (2-byte) value": runMetadata(1, 3, 256),
 	} {
-		_, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", RunMetadata: md, MaxElapsedTimeMinutes: skyvern.Int(480)})
+		_, err := c.RunWorkflow(context.Background(), &skyvern.WorkflowRunRequest{WorkflowID: "wpid_1", RunMetadata: md, MaxElapsedTimeMinutes: skyvern.Ptr(480)})
 		require.NoError(t, err, name)
 	}
 	assert.EqualValues(t, 7, hits.Load())

@@ -74,7 +74,7 @@ func (s *Server) taskResponse(r *run, form responseForm) *taskRunResponse {
 		WebhookURL:                         req.WebhookURL,
 		TOTPIdentifier:                     req.TOTPIdentifier,
 		TOTPURL:                            req.TOTPURL,
-		IncludeActionHistoryInVerification: skyvern.Bool(false),
+		IncludeActionHistoryInVerification: skyvern.Ptr(false),
 		MaxScreenshotScrolls:               req.MaxScreenshotScrolls,
 		FileIDs:                            req.FileIDs,
 	}
@@ -123,7 +123,7 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 		AIFallback:      req.AIFallback,
 	}
 	if resp.AIFallback == nil {
-		resp.AIFallback = skyvern.Bool(wf.AIFallback)
+		resp.AIFallback = skyvern.Ptr(wf.AIFallback)
 	}
 	resp.AppURL = s.appURL("/runs/" + r.id)
 	title := stringPtr(wf.Title)

@@ -351,7 +351,7 @@ func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *
 	req.IncludeActionHistoryInVerification = f.boolean("include_action_history_in_verification")
 	if req.IncludeActionHistoryInVerification == nil {
 		if v, present := obj.get("include_action_history_in_verification"); !present || !isNull(v) {
-			req.IncludeActionHistoryInVerification = skyvern.Bool(false)
+			req.IncludeActionHistoryInVerification = skyvern.Ptr(false)
 		}
 	}
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolls"))

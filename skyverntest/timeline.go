@@ -181,7 +181,7 @@ func (s *Server) runBlockLocked(r *run, workflowRunID, blockType, label string) 
 		BlockType: blockType, Label: optionalString(label), Status: blockStatus(r),
 		ErrorCodes: []string{}, Actions: jsonArray{},
 		CreatedAt: created, ModifiedAt: modified,
-		IncludeActionHistoryInVerification: skyvern.Bool(false), IncludeExtractedText: true,
+		IncludeActionHistoryInVerification: skyvern.Ptr(false), IncludeExtractedText: true,
 	}
 	if r.status == skyvern.RunStatusCompleted {
 		blk.Output = r.output

@@ -62,7 +62,7 @@ func (s *Server) workflowRunRecordLocked(r *run) workflowRunWire {
 	out := workflowRunWire{
 		WorkflowRunID: r.id, WorkflowID: wf.WorkflowID, WorkflowPermanentID: wf.WorkflowPermanentID,
 		OrganizationID: s.orgID, BrowserSessionID: req.BrowserSessionID, BrowserProfileID: req.BrowserProfileID,
-		StartFreshBrowser: skyvern.Bool(req.StartFreshBrowser), ReuseBrowserSession: req.ReuseBrowserSession,
+		StartFreshBrowser: skyvern.Ptr(req.StartFreshBrowser), ReuseBrowserSession: req.ReuseBrowserSession,
 		Status: string(r.status), ExtraHTTPHeaders: req.ExtraHTTPHeaders, CDPConnectHeaders: maskHeaders(req.CDPConnectHeaders),
 		ProxyLocation: req.ProxyLocation, WebhookCallbackURL: optionalString(r.webhookURL),
 		WebhookFailureReason: r.webhookFailureReason, TOTPVerificationURL: req.TOTPURL, TOTPIdentifier: req.TOTPIdentifier,

@@ -65,7 +65,7 @@ func main() {
 	switch {
 	case errors.As(err, &unknown):
 		// Safe to repeat: the same key returns the same workflow.
-		log.Fatalf("creation outcome unknown; retry with skyvern.WithIdempotencyKey(%q): %v", unknown.IdempotencyKey, err)
+		log.Fatalf("creation outcome unknown; retry with WorkflowRequest.IdempotencyKey set to %q: %v", unknown.IdempotencyKey, err)
 	case err != nil:
 		log.Fatal(err)
 	}
