@@ -41,7 +41,12 @@ func (r *DownloadFilesRequest) validate() error {
 // finished run's DownloadedFiles; fetch them with DownloadRunFile.
 //
 // Like RunTask, it is never resent after an ambiguous failure: such an error
-// matches ErrOutcomeUnknown.
+// matches ErrOutcomeUnknown. [Client.ResolveOutcome] and WithResolveOutcome
+// work on it with RunLogin's limit: the run (of a server-made workflow
+// titled "File Download") echoes the browser and callback settings only,
+// not the URL, navigation goal or download options, so downloads that differ
+// only in those cannot be told apart and resolution says so instead of
+// picking one.
 func (c *Client) RunDownloadFiles(ctx context.Context, req *DownloadFilesRequest, opts ...RequestOption) (*Run, error) {
 	if err := req.validate(); err != nil {
 		return nil, err

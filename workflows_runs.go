@@ -260,6 +260,11 @@ func pageThrough[T any](ctx context.Context, start, pageSize int, what string, f
 //
 // It starts billed work, so it follows RunTask's rule: never resent after an
 // ambiguous failure, whose error matches ErrOutcomeUnknown.
+// [Client.ResolveOutcome] and WithResolveOutcome find the run exactly: the
+// server records the original in the new run's retried_from_workflow_run_id,
+// so resolution reads the original's workflow from GetRun and lists that
+// workflow's runs (GetWorkflowRuns) for a retry of it; none after the
+// settle time means none was created.
 func (c *Client) RetryWorkflowRun(ctx context.Context, workflowRunID string, opts ...RequestOption) (*Run, error) {
 	if err := requireID("workflow_run_id", workflowRunID); err != nil {
 		return nil, err

@@ -102,14 +102,16 @@ func maxStepsHeader(r *http.Request) (*int, []validationError) {
 // share: they build a one-block workflow on the fly and run it.
 type blockRun struct {
 	req       *workflowRunRequest
+	url       *string // the block's starting URL, not a run parameter
 	blockType string
 	title     string
 	block     *jsonObject
 }
 
 // parseBlockRunSettings reads the fields of Skyvern's RunBlockRequest base
-// class into a workflow run request.
-func parseBlockRunSettings(f *fields) *workflowRunRequest {
+// class into a workflow run request, and returns the URL, which goes into
+// the block: the run, as the server records it, has no parameters.
+func parseBlockRunSettings(f *fields) (*workflowRunRequest, *string) {
 	req := &workflowRunRequest{}
 	url := f.url("url")
 	req.WebhookURL = f.webhookURL("webhook_url")
@@ -123,11 +125,7 @@ func parseBlockRunSettings(f *fields) *workflowRunRequest {
 	req.ExtraHTTPHeaders = optionalObject(f.stringMap("extra_http_headers"))
 	req.CDPConnectHeaders = optionalObject(f.stringMap("cdp_connect_headers"))
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolling_times"))
-	req.Parameters = newObject()
-	if url != nil {
-		req.Parameters.(*jsonObject).set("url", jsonString(*url))
-	}
-	return req
+	return req, url
 }
 
 // endBlockRequest finishes validating a block-run body and writes the
@@ -141,6 +139,9 @@ func endBlockRequest(w http.ResponseWriter, f *fields, obj *jsonObject, req *wor
 		writeValidation(w, f.errs)
 		return false
 	}
+	// The server validates start_fresh_browser but does not pass it on to
+	// the run, which therefore records and echoes false.
+	req.StartFreshBrowser = false
 	return true
 }
 
@@ -150,7 +151,7 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 		return
 	}
 	f := newFields(obj, "body")
-	req := parseBlockRunSettings(f)
+	req, url := parseBlockRunSettings(f)
 	credType := f.enum("credential_type", []string{"skyvern", "bitwarden", "1password", "azure_vault"})
 	if _, present := obj.get("credential_type"); !present {
 		f.fail("credential_type", "missing", "Field required", obj)
@@ -188,7 +189,7 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 	if prompt != nil {
 		block.set("navigation_goal", jsonString(*prompt))
 	}
-	s.startBlockRun(w, c, blockRun{req: req, blockType: "login", title: "Login", block: block})
+	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "login", title: "Login", block: block})
 }
 
 func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, c *call) {
@@ -197,7 +198,7 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 		return
 	}
 	f := newFields(obj, "body")
-	req := parseBlockRunSettings(f)
+	req, url := parseBlockRunSettings(f)
 	goal := f.requiredString("navigation_goal")
 	f.str("download_suffix")
 	f.anyValue("download_timeout")
@@ -209,7 +210,7 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	block.set("block_type", jsonString("file_download"))
 	block.set("label", jsonString("download_files"))
 	block.set("navigation_goal", jsonString(goal))
-	s.startBlockRun(w, c, blockRun{req: req, blockType: "file_download", title: "Download Files", block: block})
+	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "file_download", title: "File Download", block: block})
 }
 
 // startBlockRun creates the one-block workflow and its run, and answers
@@ -218,8 +219,8 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	s.mu.Lock()
 	now := s.now()
 	wpid := s.ids.next("wpid")
-	if u, ok := br.req.Parameters.(*jsonObject).get("url"); ok {
-		br.block.set("url", u)
+	if br.url != nil {
+		br.block.set("url", jsonString(*br.url))
 	}
 	wf := &workflowWire{
 		WorkflowID: s.ids.next("w"), OrganizationID: s.orgID, Title: br.title, WorkflowPermanentID: wpid, Version: 1,

@@ -1,0 +1,130 @@
+package skyvern_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/skyverntest"
+)
+
+// otherRunCall returns a call of one of the other run-creating routes and
+// its fake route. Each call creates a run, once prepare has run before it.
+func otherRunCall(t *testing.T, s *skyverntest.Server, c *skyvern.Client, kind string) (prepare func(), call func() (*skyvern.Run, error), route skyverntest.Route) {
+	t.Helper()
+	ctx := context.Background()
+	prepare = func() {}
+	switch kind {
+	case "login":
+		return prepare, func() (*skyvern.Run, error) {
+			return c.RunLogin(ctx, &skyvern.LoginRequest{
+				BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com/login", WebhookURL: "https://hooks.example.com/skyvern"},
+				CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_123",
+			})
+		}, skyverntest.RouteRunLogin
+	case "download_files":
+		return prepare, func() (*skyvern.Run, error) {
+			return c.RunDownloadFiles(ctx, &skyvern.DownloadFilesRequest{
+				BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com"}, NavigationGoal: "Download the invoice",
+			})
+		}, skyverntest.RouteRunDownloadFiles
+	}
+	// A retry creates a run once per finished original: each call retries
+	// a fresh failed run of the same workflow.
+	wpid := createTestWorkflow(t, c, "retry resolve")
+	var origID string
+	prepare = func() {
+		orig, err := c.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: wpid})
+		require.NoError(t, err)
+		require.NoError(t, s.Fail(orig.RunID, "element not found"))
+		origID = orig.RunID
+	}
+	return prepare, func() (*skyvern.Run, error) { return c.RetryWorkflowRun(ctx, origID) }, skyverntest.RouteRetryWorkflowRun
+}
+
+func TestResolveOutcomeOfOtherRunCreationsAfterEachFault(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"login", "download_files", "retry"} {
+		for _, tc := range unknownFaults {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				s, c := newResolveEnv(t)
+				prepare, call, route := otherRunCall(t, s, c, kind)
+				// A run of the same kind created before, which must not be
+				// taken for this call's.
+				prepare()
+				_, err := call()
+				require.NoError(t, err)
+				prepare()
+				before := s.RunCount()
+				s.InjectFault(route, tc.fault)
+				_, err = call()
+				require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+
+				run, rerr := c.ResolveOutcome(context.Background(), err)
+				assertResolution(t, s, before, tc.created, run, rerr)
+			})
+		}
+	}
+}
+
+// A login run echoes neither its URL nor its credential: another
+// process's login with the same echoed settings cannot be told from this
+// call's, and resolution says so instead of picking one.
+func TestResolveOutcomeLoginUndecidableAgainstAnotherLogin(t *testing.T) {
+	t.Parallel()
+	s, c := newResolveEnv(t)
+	other, err := skyvern.NewClient(s.APIKey(), skyvern.WithBaseURL(s.URL()))
+	require.NoError(t, err)
+	_, err = other.RunLogin(context.Background(), &skyvern.LoginRequest{
+		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://other.example.com"},
+		CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_other",
+	})
+	require.NoError(t, err)
+	s.InjectFault(skyverntest.RouteRunLogin, skyverntest.Fault{DropAfterProcessing: true})
+	_, err = c.RunLogin(context.Background(), &skyvern.LoginRequest{
+		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com"},
+		CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_123",
+	})
+	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+	_, rerr := c.ResolveOutcome(context.Background(), err)
+	var unresolved *skyvern.UnresolvedOutcomeError
+	require.ErrorAs(t, rerr, &unresolved)
+	assert.NotErrorIs(t, rerr, skyvern.ErrNotCreated)
+	assert.Len(t, unresolved.Candidates, 2)
+
+	// A login whose echoed settings differ is ruled out.
+	s.InjectFault(skyverntest.RouteRunLogin, skyverntest.Fault{DropAfterProcessing: true})
+	_, err = c.RunLogin(context.Background(), &skyvern.LoginRequest{
+		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com", WebhookURL: "https://hooks.example.com/mine"},
+		CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_123",
+	})
+	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+	run, rerr := c.ResolveOutcome(context.Background(), err)
+	require.NoError(t, rerr)
+	assert.Equal(t, s.Runs()[s.RunCount()-1].ID, run.RunID)
+}
+
+// Automatic mode on a retry: a 502 before processing is resent once the
+// settle time proves nothing was created; a drop after processing returns
+// the run the lost answer named.
+func TestAutomaticResolutionOfWorkflowRetry(t *testing.T) {
+	t.Parallel()
+	s, c := newResolveEnv(t)
+	wpid := createTestWorkflow(t, c, "auto retry")
+	ctx := context.Background()
+	for _, fault := range []skyverntest.Fault{{Status: 502}, {DropAfterProcessing: true}} {
+		orig, err := c.RunWorkflow(ctx, &skyvern.WorkflowRunRequest{WorkflowID: wpid})
+		require.NoError(t, err)
+		require.NoError(t, s.Fail(orig.RunID, "element not found"))
+		before := s.RunCount()
+		s.InjectFault(skyverntest.RouteRetryWorkflowRun, fault)
+		run, err := c.RetryWorkflowRun(ctx, orig.RunID, skyvern.WithResolveOutcome(1))
+		require.NoError(t, err)
+		require.Equal(t, before+1, s.RunCount(), "one retry run, never two")
+		assert.Equal(t, s.Runs()[s.RunCount()-1].ID, run.RunID)
+	}
+}
