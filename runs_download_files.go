@@ -42,11 +42,11 @@ func (r *DownloadFilesRequest) validate() error {
 //
 // Like RunTask, it is never resent after an ambiguous failure: such an error
 // matches ErrOutcomeUnknown. [Client.ResolveOutcome] and WithResolveOutcome
-// work on it with RunLogin's limit: the run (of a server-made workflow
-// titled "File Download") echoes the browser and callback settings only,
-// not the URL, navigation goal or download options, so downloads that differ
-// only in those cannot be told apart and resolution says so instead of
-// picking one.
+// work on it as on RunLogin's: the run (of a generated workflow titled
+// "File Download") echoes the browser and callback settings only, so
+// resolution reads the URL, navigation goal and download suffix from the
+// generated workflow; look-alikes it cannot tell apart leave the outcome
+// unknown instead of a guess.
 func (c *Client) RunDownloadFiles(ctx context.Context, req *DownloadFilesRequest, opts ...RequestOption) (*Run, error) {
 	if err := req.validate(); err != nil {
 		return nil, err

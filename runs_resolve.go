@@ -289,13 +289,18 @@ type creation struct {
 	// ruledOut, if set, rejects a listed run from its summary alone,
 	// saving the get call.
 	ruledOut func(sent map[string]any, item *RunListItem) bool
+	// verify, if set, checks a run whose echo matches against what the
+	// echo leaves out.
+	verify func(ctx context.Context, r *resolver, run *Run) (bool, error)
 }
 
 var creations = []creation{
 	{path: "/v1/run/tasks", listing: taskListing, matches: taskRequestMatches, ruledOut: taskTitleDiffers},
 	{path: "/v1/run/workflows", listing: workflowListing, requestID: runClientRequestID, matches: workflowRequestMatches},
-	{path: "/v1/run/tasks/login", listing: blockRunListing, matches: blockRunMatcher(loginWorkflowTitle), ruledOut: blockRunTitleDiffers(loginWorkflowTitle)},
-	{path: "/v1/run/tasks/download_files", listing: blockRunListing, matches: blockRunMatcher(downloadFilesWorkflowTitle), ruledOut: blockRunTitleDiffers(downloadFilesWorkflowTitle)},
+	{path: "/v1/run/tasks/login", listing: blockRunListing, matches: blockRunMatcher(loginWorkflowTitle),
+		ruledOut: blockRunTitleDiffers(loginWorkflowTitle), verify: verifyBlockRunWorkflow(loginBlockFields)},
+	{path: "/v1/run/tasks/download_files", listing: blockRunListing, matches: blockRunMatcher(downloadFilesWorkflowTitle),
+		ruledOut: blockRunTitleDiffers(downloadFilesWorkflowTitle), verify: verifyBlockRunWorkflow(downloadBlockFields)},
 	{path: "/v1/workflows/runs/*/retry", noBody: true, find: findWorkflowRetry},
 }
 
@@ -479,9 +484,19 @@ func (r *resolver) candidates(ctx context.Context) ([]*Run, error) {
 			continue
 		}
 		var echoed map[string]any
-		if decodeLoose(run.RunRequest, &echoed) == nil && echoed != nil && r.kind.matches(r.sent, echoed) {
-			found = append(found, run)
+		if decodeLoose(run.RunRequest, &echoed) != nil || echoed == nil || !r.kind.matches(r.sent, echoed) {
+			continue
 		}
+		if r.kind.verify != nil {
+			ok, err := r.kind.verify(ctx, r, run)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		found = append(found, run)
 	}
 	return found, nil
 }

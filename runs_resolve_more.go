@@ -54,6 +54,76 @@ func blockRunMatcher(title string) func(sent, echoed map[string]any) bool {
 	}
 }
 
+// blockField maps a field of a block-run request to the field of the
+// generated workflow's block that holds it.
+type blockField struct {
+	sent, block string
+	url         bool
+}
+
+// The request fields that the server copies into the generated block as
+// sent. An unsent prompt becomes the server's default instructions, so it
+// is compared only when sent.
+var (
+	loginBlockFields    = []blockField{{sent: "url", block: "url", url: true}, {sent: "prompt", block: "navigation_goal"}}
+	downloadBlockFields = []blockField{{sent: "url", block: "url", url: true}, {sent: "navigation_goal", block: "navigation_goal"},
+		{sent: "download_suffix", block: "download_suffix"}}
+)
+
+// verifyBlockRunWorkflow compares what a block run's echo leaves out (the
+// URL, the prompt or goal, a Skyvern credential's id) with the workflow the
+// server generated for the run. A workflow that cannot be read (a server
+// that hides generated workflows) leaves the run a candidate: the echo
+// matched, and attribution then rests on it alone.
+func verifyBlockRunWorkflow(fields []blockField) func(context.Context, *resolver, *Run) (bool, error) {
+	return func(ctx context.Context, r *resolver, run *Run) (bool, error) {
+		var echoed struct {
+			WorkflowID string `json:"workflow_id"`
+		}
+		if json.Unmarshal(run.RunRequest, &echoed) != nil || echoed.WorkflowID == "" {
+			return true, nil
+		}
+		wf, err := r.c.GetWorkflow(ctx, echoed.WorkflowID, nil, r.opts...)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		var def struct {
+			WorkflowDefinition struct {
+				Parameters []map[string]any `json:"parameters"`
+				Blocks     []map[string]any `json:"blocks"`
+			} `json:"workflow_definition"`
+		}
+		if decodeLoose(wf.Raw, &def) != nil || len(def.WorkflowDefinition.Blocks) != 1 {
+			return false, nil // not a generated one-block workflow
+		}
+		block := def.WorkflowDefinition.Blocks[0]
+		for _, f := range fields {
+			want, sent := r.sent[f.sent].(string)
+			got, _ := block[f.block].(string)
+			if !sent || want == "" {
+				continue
+			}
+			if f.url {
+				want, got = normalizeRequestURL(want), normalizeRequestURL(got)
+			}
+			if want != got {
+				return false, nil
+			}
+		}
+		if id, _ := r.sent["credential_id"].(string); id != "" && r.sent["credential_type"] == string(CredentialSkyvern) {
+			for _, p := range def.WorkflowDefinition.Parameters {
+				if v, ok := p["default_value"].(string); ok && p["key"] == "credential" && v != id {
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	}
+}
+
 // undecidableError stops a resolution whose answer the server's data cannot
 // give.
 type undecidableError struct{ reason string }

@@ -71,41 +71,58 @@ func TestResolveOutcomeOfOtherRunCreationsAfterEachFault(t *testing.T) {
 	}
 }
 
-// A login run echoes neither its URL nor its credential: another
-// process's login with the same echoed settings cannot be told from this
-// call's, and resolution says so instead of picking one.
-func TestResolveOutcomeLoginUndecidableAgainstAnotherLogin(t *testing.T) {
+// A login run echoes neither its URL nor its credential: resolution reads
+// them from the workflow the server generated for the run. A login by
+// another process to another site is told apart; an identical one, or any
+// look-alike when the generated workflow cannot be read, leaves the
+// outcome unknown instead of a guess.
+func TestResolveOutcomeLoginAgainstOtherLogins(t *testing.T) {
 	t.Parallel()
-	s, c := newResolveEnv(t)
-	other, err := skyvern.NewClient(s.APIKey(), skyvern.WithBaseURL(s.URL()))
-	require.NoError(t, err)
-	_, err = other.RunLogin(context.Background(), &skyvern.LoginRequest{
-		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://other.example.com"},
-		CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_other",
-	})
-	require.NoError(t, err)
-	s.InjectFault(skyverntest.RouteRunLogin, skyverntest.Fault{DropAfterProcessing: true})
-	_, err = c.RunLogin(context.Background(), &skyvern.LoginRequest{
+	mine := &skyvern.LoginRequest{
 		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com"},
 		CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_123",
-	})
-	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
-	_, rerr := c.ResolveOutcome(context.Background(), err)
-	var unresolved *skyvern.UnresolvedOutcomeError
-	require.ErrorAs(t, rerr, &unresolved)
-	assert.NotErrorIs(t, rerr, skyvern.ErrNotCreated)
-	assert.Len(t, unresolved.Candidates, 2)
-
-	// A login whose echoed settings differ is ruled out.
-	s.InjectFault(skyverntest.RouteRunLogin, skyverntest.Fault{DropAfterProcessing: true})
-	_, err = c.RunLogin(context.Background(), &skyvern.LoginRequest{
-		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://portal.example.com", WebhookURL: "https://hooks.example.com/mine"},
+	}
+	otherSite := &skyvern.LoginRequest{
+		BlockRunSettings: skyvern.BlockRunSettings{URL: "https://other.example.com"},
 		CredentialType:   skyvern.CredentialSkyvern, CredentialID: "cred_123",
-	})
-	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
-	run, rerr := c.ResolveOutcome(context.Background(), err)
-	require.NoError(t, rerr)
-	assert.Equal(t, s.Runs()[s.RunCount()-1].ID, run.RunID)
+	}
+	otherCredential := &skyvern.LoginRequest{BlockRunSettings: mine.BlockRunSettings, CredentialType: skyvern.CredentialSkyvern, CredentialID: "cred_456"}
+	for _, tc := range []struct {
+		name           string
+		other          *skyvern.LoginRequest
+		hideWorkflows  bool
+		wantCandidates int // 0: resolved to this call's run
+	}{
+		{"another site", otherSite, false, 0},
+		{"another credential", otherCredential, false, 0},
+		{"the same login", mine, false, 2},
+		{"another site, workflows hidden", otherSite, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, c := newResolveEnv(t)
+			other, err := skyvern.NewClient(s.APIKey(), skyvern.WithBaseURL(s.URL()))
+			require.NoError(t, err)
+			_, err = other.RunLogin(context.Background(), tc.other)
+			require.NoError(t, err)
+			if tc.hideWorkflows {
+				s.InjectFault(skyverntest.RouteGetWorkflow, skyverntest.Fault{Status: 404, Times: 10})
+			}
+			s.InjectFault(skyverntest.RouteRunLogin, skyverntest.Fault{DropAfterProcessing: true})
+			_, err = c.RunLogin(context.Background(), mine)
+			require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+			run, rerr := c.ResolveOutcome(context.Background(), err)
+			if tc.wantCandidates == 0 {
+				require.NoError(t, rerr)
+				assert.Equal(t, s.Runs()[s.RunCount()-1].ID, run.RunID)
+				return
+			}
+			var unresolved *skyvern.UnresolvedOutcomeError
+			require.ErrorAs(t, rerr, &unresolved)
+			assert.NotErrorIs(t, rerr, skyvern.ErrNotCreated)
+			assert.Len(t, unresolved.Candidates, tc.wantCandidates)
+		})
+	}
 }
 
 // Automatic mode on a retry: a 502 before processing is resent once the

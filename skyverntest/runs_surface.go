@@ -106,6 +106,7 @@ type blockRun struct {
 	blockType string
 	title     string
 	block     *jsonObject
+	params    jsonArray // the workflow's parameters (a login's credential)
 }
 
 // parseBlockRunSettings reads the fields of Skyvern's RunBlockRequest base
@@ -189,7 +190,18 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 	if prompt != nil {
 		block.set("navigation_goal", jsonString(*prompt))
 	}
-	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "login", title: "Login", block: block})
+	params := jsonArray{}
+	if *credType == "skyvern" {
+		// A Skyvern credential becomes a workflow parameter defaulting to
+		// its id.
+		p := newObject()
+		p.set("parameter_type", jsonString("workflow"))
+		p.set("key", jsonString("credential"))
+		p.set("workflow_parameter_type", jsonString("credential_id"))
+		p.set("default_value", jsonString(*credentialID))
+		params = append(params, p)
+	}
+	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "login", title: "Login", block: block, params: params})
 }
 
 func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, c *call) {
@@ -200,7 +212,7 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	f := newFields(obj, "body")
 	req, url := parseBlockRunSettings(f)
 	goal := f.requiredString("navigation_goal")
-	f.str("download_suffix")
+	suffix := f.str("download_suffix")
 	f.anyValue("download_timeout")
 	f.integer("max_steps_per_run")
 	if !endBlockRequest(w, f, obj, req) {
@@ -210,11 +222,16 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	block.set("block_type", jsonString("file_download"))
 	block.set("label", jsonString("download_files"))
 	block.set("navigation_goal", jsonString(goal))
+	if suffix != nil {
+		block.set("download_suffix", jsonString(*suffix))
+	}
 	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "file_download", title: "File Download", block: block})
 }
 
 // startBlockRun creates the one-block workflow and its run, and answers
-// with the WorkflowRunResponse.
+// with the WorkflowRunResponse. The workflow is stored as the server
+// stores it, with status auto_generated: GetWorkflow reads it, and the
+// workflow list leaves it out unless asked for that status.
 func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	s.mu.Lock()
 	now := s.now()
@@ -224,10 +241,16 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	}
 	wf := &workflowWire{
 		WorkflowID: s.ids.next("w"), OrganizationID: s.orgID, Title: br.title, WorkflowPermanentID: wpid, Version: 1,
-		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: jsonArray{}, Blocks: jsonArray{br.block}},
-		Status:             "published", RunWith: "agent", AIFallback: true,
+		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: br.params, Blocks: jsonArray{br.block}},
+		Status:             "auto_generated", RunWith: "agent", AIFallback: true,
 		CreatedAt: skyvern.NewTime(now), ModifiedAt: skyvern.NewTime(now), AgentID: wpid,
 	}
+	if wf.WorkflowDefinition.Parameters == nil {
+		wf.WorkflowDefinition.Parameters = jsonArray{}
+	}
+	rec := &workflowRecord{wpid: wpid, versions: []*workflowWire{wf}}
+	s.workflows[wpid] = rec
+	s.workflowOrder = append(s.workflowOrder, rec)
 	br.req.WorkflowID = wpid
 	wr := &run{
 		id: s.ids.next("wr"), runType: skyvern.RunTypeWorkflowRun, status: skyvern.RunStatusCreated,
