@@ -145,3 +145,46 @@ func TestAutomaticResolutionOfWorkflowRetry(t *testing.T) {
 		assert.Equal(t, s.Runs()[s.RunCount()-1].ID, run.RunID)
 	}
 }
+
+// The retry route has an id in its path: resolution takes only a POST to
+// exactly that route, with one non-empty id segment.
+func TestResolveOutcomeMatchesTheRetryPath(t *testing.T) {
+	t.Parallel()
+	_, c := newResolveEnv(t)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		method, path string
+		creates      bool
+	}{
+		{"POST", "/v1/workflows/runs/wr_1/retry", true},
+		{"POST", "/v1/workflows/runs/wr%2F1/retry", true},
+		{"GET", "/v1/workflows/runs/wr_1/retry", false},
+		{"POST", "/v1/workflows/runs//retry", false},
+		{"POST", "/v1/workflows/runs/wr_1/x/retry", false},
+		{"POST", "/v1/workflows/runs/wr_1/retry_webhook", false},
+		{"POST", "/v1/workflows/runs/wr_1", false},
+	} {
+		ue := &skyvern.OutcomeUnknownError{Method: tc.method, Path: tc.path}
+		_, rerr := c.ResolveOutcome(canceled, ue)
+		if tc.creates {
+			assert.ErrorIs(t, rerr, context.Canceled, "%s %s", tc.method, tc.path)
+			assert.NotErrorIs(t, rerr, skyvern.ErrValidation, "%s %s", tc.method, tc.path)
+		} else {
+			assert.ErrorIs(t, rerr, skyvern.ErrValidation, "%s %s", tc.method, tc.path)
+		}
+	}
+}
+
+// A retry of a run that does not exist (or is not a workflow run) cannot
+// have created anything: resolution proves it after the settle time.
+func TestResolveOutcomeRetryOfUnknownRun(t *testing.T) {
+	t.Parallel()
+	s, c := newResolveEnv(t)
+	s.InjectFault(skyverntest.RouteRetryWorkflowRun, skyverntest.Fault{Status: 502, StatusAfterProcessing: true})
+	_, err := c.RetryWorkflowRun(context.Background(), "wr_missing")
+	require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
+	_, rerr := c.ResolveOutcome(context.Background(), err)
+	require.ErrorIs(t, rerr, skyvern.ErrNotCreated)
+	assert.Zero(t, s.RunCount())
+}

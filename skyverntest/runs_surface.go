@@ -220,7 +220,7 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	}
 	block := newObject()
 	block.set("block_type", jsonString("file_download"))
-	block.set("label", jsonString("download_files"))
+	block.set("label", jsonString("file_download"))
 	block.set("navigation_goal", jsonString(goal))
 	if suffix != nil {
 		block.set("download_suffix", jsonString(*suffix))
@@ -260,7 +260,29 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 		wr.webhookURL = strings.TrimSpace(*br.req.WebhookURL)
 	}
 	s.addRunLocked(wr)
-	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
+	created := s.workflowResponse(wr, formCreate)
+	created.RunRequest = blockRunCreateEcho(c, wf, br.req)
+	resp := mustJSONValue(created)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// blockRunCreateEcho is the run_request a block run's create answer
+// carries: the settings the block request passed on, the proxy as sent
+// (null when not), under the id of the generated workflow's version (w_…,
+// not its permanent id); the rest keeps its defaults. get_run rebuilds the
+// usual echo instead.
+func blockRunCreateEcho(c *call, wf *workflowWire, req *workflowRunRequest) *workflowRunRequest {
+	echo := &workflowRunRequest{
+		WorkflowID: wf.WorkflowID, Title: stringPtr(wf.Title),
+		WebhookURL: req.WebhookURL, TOTPURL: req.TOTPURL, TOTPIdentifier: req.TOTPIdentifier,
+		BrowserSessionID: req.BrowserSessionID, BrowserProfileID: req.BrowserProfileID,
+		MaxScreenshotScrolls: req.MaxScreenshotScrolls,
+	}
+	if obj, ok := c.body.(*jsonObject); ok {
+		if _, sent := obj.get("proxy_location"); sent {
+			echo.ProxyLocation = req.ProxyLocation
+		}
+	}
+	return echo
 }
