@@ -264,7 +264,11 @@ func pageThrough[T any](ctx context.Context, start, pageSize int, what string, f
 // server records the original in the new run's retried_from_workflow_run_id,
 // so resolution reads the original's workflow from GetRun and lists that
 // workflow's runs (GetWorkflowRuns) for a retry of it; none after the
-// settle time means none was created.
+// settle time means none was created. The server keeps one retry per run
+// and shares it with its own fallback retries (of a failed code-mode run,
+// or with another credential): a fallback retry started within
+// ResolveClockSkew before this call is taken for this call's, which is the
+// run a resend would have met in any case.
 func (c *Client) RetryWorkflowRun(ctx context.Context, workflowRunID string, opts ...RequestOption) (*Run, error) {
 	if err := requireID("workflow_run_id", workflowRunID); err != nil {
 		return nil, err
