@@ -267,8 +267,8 @@ func pageThrough[T any](ctx context.Context, start, pageSize int, what string, f
 // settle time means none was created. The server keeps one retry per run
 // and shares it with its own fallback retries (of a failed code-mode run,
 // or with another credential): a fallback retry started within
-// ResolveClockSkew before this call is taken for this call's, which is the
-// run a resend would have met in any case.
+// ResolveClockSkew before this call is taken for this call's (no resend
+// could have started another retry of the run).
 func (c *Client) RetryWorkflowRun(ctx context.Context, workflowRunID string, opts ...RequestOption) (*Run, error) {
 	if err := requireID("workflow_run_id", workflowRunID); err != nil {
 		return nil, err
