@@ -33,8 +33,9 @@
 // errors.Is(err, ErrOutcomeUnknown) holds; errors.As(err, &apiErr) also
 // works when the server answered. Client.ResolveOutcome then returns the run
 // the call created, or proves that none was (ErrNotCreated) so that sending
-// again is safe; WithResolveOutcome and WithOutcomeResolution make RunTask
-// and RunWorkflow do this themselves. WithRetryAmbiguousFailures opts a
+// again is safe; WithResolveOutcome and WithOutcomeResolution make RunTask,
+// RunWorkflow, RunLogin, RunDownloadFiles and RetryWorkflowRun do this
+// themselves. WithRetryAmbiguousFailures opts a
 // single call back into retrying when a duplicate is harmless to you.
 //
 // # Errors
