@@ -35,7 +35,8 @@
 // body cannot be read or is not a run: the server did the work.
 // Client.ResolveOutcome then returns the run the call created, or proves
 // that none was (ErrNotCreated) so that sending again is safe;
-// WithOutcomeResolution makes RunTask and RunWorkflow do this themselves.
+// WithOutcomeResolution makes RunTask, RunWorkflow, RunLogin,
+// RunDownloadFiles and RetryWorkflowRun do this themselves.
 // WithRetryAmbiguousFailures opts a single call back into retrying when a
 // duplicate is harmless to you. Only the SDK decides when a request is sent
 // again: WithHeader refuses Idempotency-Key and X-Idempotency-Key on calls

@@ -41,7 +41,12 @@ func (r *DownloadFilesRequest) validate() error {
 // finished run's DownloadedFiles; fetch them with DownloadRunFile.
 //
 // Like RunTask, it is never resent after an ambiguous failure: such an error
-// matches ErrOutcomeUnknown.
+// matches ErrOutcomeUnknown. [Client.ResolveOutcome] and WithOutcomeResolution
+// work on it as on RunLogin's: the run (of a generated workflow titled
+// "File Download") echoes the browser and callback settings only, so
+// resolution reads the URL, navigation goal and download suffix from the
+// generated workflow; look-alikes it cannot tell apart leave the outcome
+// unknown instead of a guess.
 func (c *Client) RunDownloadFiles(ctx context.Context, req *DownloadFilesRequest, opts ...RequestOption) (*Run, error) {
 	if err := req.validate(); err != nil {
 		return nil, err

@@ -126,21 +126,22 @@ func (r *LoginRequest) validate() error {
 // only if the previous attempt provably never reached the server or was
 // refused with 429; after an ambiguous failure the error matches
 // ErrOutcomeUnknown instead of a resend starting a second run.
+// [Client.ResolveOutcome] and WithOutcomeResolution work on that error as for
+// RunTask. The server runs a login in a workflow it generates, titled
+// "Login", and the run echoes only the browser and callback settings
+// (proxy, webhook_url, totp_url, totp_identifier, browser session, profile
+// and address, screenshot scrolls); resolution compares those, then reads
+// the generated workflow (GET /v1/workflows/{id}) for the URL, the prompt
+// when one was sent, and a Skyvern credential's id. Bitwarden, 1Password and
+// Azure Vault references are not compared. Where the workflow cannot be read
+// (404 or 403), a run rests on its echo alone; when more look-alike runs
+// are found than this client has unresolved identical calls, the outcome
+// stays unknown (an *UnresolvedOutcomeError listing them) rather than a
+// guess. Residual risk as for RunTask: a look-alike login by another
+// process while this call created nothing is taken for this call's.
 func (c *Client) RunLogin(ctx context.Context, req *LoginRequest, opts ...RequestOption) (*Run, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	return c.startRun(ctx, apiCall{method: http.MethodPost, path: c.endpoint("v1", "run", "tasks", "login"), body: req}, opts)
-}
-
-// startRun sends a call that creates a run, in the class of RunTask, and
-// decodes the run it answers with.
-func (c *Client) startRun(ctx context.Context, call apiCall, opts []RequestOption) (*Run, error) {
-	call.class = retryUnsafe
-	rc := c.newRequestConfig(opts)
-	resp, err := c.do(ctx, call, &rc)
-	if err != nil {
-		return nil, err
-	}
-	return decodeRun(call, resp.body)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
@@ -99,7 +100,8 @@ func (e *UnresolvedOutcomeError) Unwrap() []error {
 	return []error{e.Outcome, e.Cause}
 }
 
-// WithOutcomeResolution makes RunTask and RunWorkflow resolve an ambiguous
+// WithOutcomeResolution makes the run-creating calls (RunTask, RunWorkflow,
+// RunLogin, RunDownloadFiles, RetryWorkflowRun) resolve an ambiguous
 // failure themselves: the call returns the run the failed attempt created,
 // or, once ResolveOutcome proves that none was, sends the request again, at
 // most maxResends times. The caller then sees ErrOutcomeUnknown only when
@@ -127,11 +129,14 @@ func WithOutcomeResolution(maxResends int) SharedOption {
 // createRun sends a run-creating call, keeps the client's ledger of such
 // calls, and resolves an unknown outcome when automatic resolution is on.
 func (c *Client) createRun(ctx context.Context, call apiCall, rc *requestConfig) (*Run, error) {
-	payload, err := encodeJSON(call.body)
-	if err != nil {
-		return nil, fmt.Errorf("skyvern: %s %s: encoding request: %w", call.method, call.path, err)
+	var payload []byte
+	if call.body != nil { // a route without a body (RetryWorkflowRun) gets none
+		var err error
+		if payload, err = encodeJSON(call.body); err != nil {
+			return nil, fmt.Errorf("skyvern: %s %s: encoding request: %w", call.method, call.path, err)
+		}
+		call.body = json.RawMessage(payload)
 	}
-	call.body = json.RawMessage(payload)
 	fp := fingerprint(call.path, payload)
 	resends := -1
 	if c.autoResolve != nil {
@@ -171,7 +176,9 @@ func (c *Client) createRun(ctx context.Context, call apiCall, rc *requestConfig)
 	}
 }
 
-// ResolveOutcome finds out what an ambiguous RunTask or RunWorkflow did.
+// ResolveOutcome finds out what an ambiguous RunTask, RunWorkflow,
+// RunLogin, RunDownloadFiles or RetryWorkflowRun did (what each of the last
+// three can be matched by is in its godoc).
 // err is the error the call returned (an *OutcomeUnknownError, possibly
 // wrapped); opts apply to the list and get calls ResolveOutcome makes. It
 // returns:
@@ -232,15 +239,17 @@ func (c *Client) ResolveOutcome(ctx context.Context, err error, opts ...RequestO
 	if !errors.As(err, &ue) {
 		return nil, &InvalidRequestError{Field: "err", Reason: "is not an unknown outcome (*OutcomeUnknownError)"}
 	}
-	kind := c.creationFor(ue.Path)
+	kind, pathParams := c.creationFor(ue.Method, ue.Path)
 	if kind == nil {
 		return nil, &InvalidRequestError{Field: "err", Reason: fmt.Sprintf("%s %s does not create a run", ue.Method, ue.Path)}
 	}
 	var sent map[string]any
-	if err := decodeLoose(ue.RequestBody, &sent); err != nil {
-		return nil, &InvalidRequestError{Field: "err", Reason: "carries no decodable request body"}
+	if !kind.noBody {
+		if err := decodeLoose(ue.RequestBody, &sent); err != nil {
+			return nil, &InvalidRequestError{Field: "err", Reason: "carries no decodable request body"}
+		}
 	}
-	r := &resolver{c: c, ue: ue, kind: kind, sent: sent, opts: opts, fp: fingerprint(ue.Path, ue.RequestBody)}
+	r := &resolver{c: c, ue: ue, kind: kind, sent: sent, pathParams: pathParams, opts: opts, fp: fingerprint(ue.Path, ue.RequestBody)}
 	run, rerr := r.resolve(ctx)
 	if rerr == nil || errors.Is(rerr, ErrNotCreated) {
 		c.ledger.forget(r.fp, ue)
@@ -251,8 +260,14 @@ func (c *Client) ResolveOutcome(ctx context.Context, err error, opts ...RequestO
 // creation describes a call that creates a run, so that ResolveOutcome can
 // find that run. A new run-creating endpoint adds an entry here.
 type creation struct {
-	// path is the route after the base path.
+	// path is the route after the base path; a "*" segment is an id,
+	// handed to find unescaped.
 	path string
+	// noBody: the route takes no request body.
+	noBody bool
+	// find, if set, replaces the listing: it returns the matching runs,
+	// newest first, itself.
+	find func(ctx context.Context, r *resolver) ([]*Run, error)
 	// listing returns the filters that narrow the runs such a request
 	// could have created.
 	listing func(sent map[string]any) ListRunsParams
@@ -264,31 +279,68 @@ type creation struct {
 	// ruledOut, if set, rejects a listed run from its summary alone,
 	// saving the get call.
 	ruledOut func(sent map[string]any, item *RunListItem) bool
+	// verify, if set, checks a run whose echo matches against what the
+	// echo leaves out.
+	verify func(ctx context.Context, r *resolver, run *Run) (bool, error)
 }
 
 var creations = []creation{
 	{path: "/v1/run/tasks", listing: taskListing, matches: taskRequestMatches, ruledOut: taskTitleDiffers},
 	{path: "/v1/run/workflows", listing: workflowListing, requestID: runClientRequestID, matches: workflowRequestMatches},
+	{path: "/v1/run/tasks/login", listing: blockRunListing, matches: blockRunMatcher(loginWorkflowTitle),
+		ruledOut: blockRunTitleDiffers(loginWorkflowTitle), verify: verifyBlockRunWorkflow(loginBlockFields)},
+	{path: "/v1/run/tasks/download_files", listing: blockRunListing, matches: blockRunMatcher(downloadFilesWorkflowTitle),
+		ruledOut: blockRunTitleDiffers(downloadFilesWorkflowTitle), verify: verifyBlockRunWorkflow(downloadBlockFields)},
+	{path: "/v1/workflows/runs/*/retry", noBody: true, find: findWorkflowRetry},
 }
 
-func (c *Client) creationFor(path string) *creation {
-	rel := strings.TrimPrefix(path, c.baseURL.Path)
+// creationFor returns the creation a call's method and escaped path belong
+// to, and the path's ids.
+func (c *Client) creationFor(method, path string) (*creation, []string) {
+	if method != http.MethodPost {
+		return nil, nil
+	}
+	rel := strings.Split(strings.TrimPrefix(path, c.baseURL.Path), "/")
 	for i := range creations {
-		if creations[i].path == rel {
-			return &creations[i]
+		if params, ok := matchCreationPath(strings.Split(creations[i].path, "/"), rel); ok {
+			return &creations[i], params
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// matchCreationPath matches escaped path segments against a pattern whose
+// "*" segments stand for one non-empty id each.
+func matchCreationPath(pattern, segs []string) ([]string, bool) {
+	if len(pattern) != len(segs) {
+		return nil, false
+	}
+	var params []string
+	for i, p := range pattern {
+		if p != "*" {
+			if p != segs[i] {
+				return nil, false
+			}
+			continue
+		}
+		id, err := url.PathUnescape(segs[i])
+		if err != nil || id == "" {
+			return nil, false
+		}
+		params = append(params, id)
+	}
+	return params, true
 }
 
 // resolver is one resolution in progress.
 type resolver struct {
-	c    *Client
-	ue   *OutcomeUnknownError
-	kind *creation
-	sent map[string]any
-	opts []RequestOption
-	fp   string
+	c          *Client
+	ue         *OutcomeUnknownError
+	kind       *creation
+	sent       map[string]any
+	pathParams []string
+	opts       []RequestOption
+	fp         string
 }
 
 func (r *resolver) resolve(ctx context.Context) (*Run, error) {
@@ -313,6 +365,10 @@ func (r *resolver) resolve(ctx context.Context) (*Run, error) {
 					return nil, r.unresolved("the context ended", nil, serr)
 				}
 				continue
+			}
+			var undecidable *undecidableError
+			if errors.As(err, &undecidable) {
+				return nil, r.unresolved(undecidable.reason, nil, nil)
 			}
 			reason := "listing the runs failed"
 			if errors.Is(err, ErrForbidden) {
@@ -382,13 +438,12 @@ func (r *resolver) attribute(found []*Run) (*Run, []string, bool) {
 // those handed to other callers, and returns the ones whose echoed request
 // matches, newest first.
 func (r *resolver) candidates(ctx context.Context) ([]*Run, error) {
+	if r.kind.find != nil {
+		return r.kind.find(ctx, r)
+	}
 	params := r.kind.listing(r.sent)
 	params.PageSize = MaxRunsPageSize
-	from := r.ue.FailedAt
-	if len(r.ue.AttemptStarts) > 0 {
-		from = r.ue.AttemptStarts[0]
-	}
-	from = from.Add(-ResolveClockSkew)
+	from := r.windowStart()
 	var found []*Run
 	for item, err := range r.c.AllRuns(ctx, &params, r.opts...) {
 		if err != nil {
@@ -403,12 +458,12 @@ func (r *resolver) candidates(ctx context.Context) ([]*Run, error) {
 		if r.kind.ruledOut != nil && r.kind.ruledOut(r.sent, item) {
 			continue
 		}
-		run, err := r.c.GetRun(ctx, item.RunID, r.opts...)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		run, err := r.getCandidate(ctx, item.RunID)
 		if err != nil {
 			return nil, err
+		}
+		if run == nil {
+			continue
 		}
 		if r.kind.requestID != nil && r.ue.ClientRequestID != "" {
 			// The id is unique to the call: the first run carrying it is
@@ -419,11 +474,30 @@ func (r *resolver) candidates(ctx context.Context) ([]*Run, error) {
 			continue
 		}
 		var echoed map[string]any
-		if decodeLoose(run.RunRequest, &echoed) == nil && echoed != nil && r.kind.matches(r.sent, echoed) {
-			found = append(found, run)
+		if decodeLoose(run.RunRequest, &echoed) != nil || echoed == nil || !r.kind.matches(r.sent, echoed) {
+			continue
 		}
+		if r.kind.verify != nil {
+			ok, err := r.kind.verify(ctx, r, run)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		found = append(found, run)
 	}
 	return found, nil
+}
+
+// windowStart is the creation time from which a run may be the call's.
+func (r *resolver) windowStart() time.Time {
+	from := r.ue.FailedAt
+	if len(r.ue.AttemptStarts) > 0 {
+		from = r.ue.AttemptStarts[0]
+	}
+	return from.Add(-ResolveClockSkew)
 }
 
 func taskListing(sent map[string]any) ListRunsParams {
@@ -502,7 +576,9 @@ func runClientRequestID(run *Run) string {
 // server's echo of it.
 type echoField struct {
 	key string
-	url bool // compared after the server's URL normalization
+	// sentKey is the field's name in the request, when not key.
+	sentKey string
+	url     bool // compared after the server's URL normalization
 	// def is what the server records when the field is not sent; nil
 	// means null.
 	def any
@@ -543,7 +619,11 @@ func echoMatches(fields []echoField, sent, echoed map[string]any) bool {
 		if !echoedKey {
 			continue
 		}
-		want, wasSent := sent[f.key]
+		name := f.key
+		if f.sentKey != "" {
+			name = f.sentKey
+		}
+		want, wasSent := sent[name]
 		if !wasSent || want == nil {
 			if f.inherited {
 				continue

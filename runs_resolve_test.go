@@ -87,20 +87,28 @@ func TestResolveOutcomeAfterEachFault(t *testing.T) {
 				require.ErrorIs(t, err, skyvern.ErrOutcomeUnknown)
 
 				run, rerr := c.ResolveOutcome(ctx, err)
-				if tc.created {
-					require.NoError(t, rerr)
-					require.Equal(t, before+1, s.RunCount())
-					runs := s.Runs()
-					assert.Equal(t, runs[len(runs)-1].ID, run.RunID, "the run the faulted call created")
-					return
-				}
-				require.ErrorIs(t, rerr, skyvern.ErrNotCreated)
-				assert.NotErrorIs(t, rerr, skyvern.ErrOutcomeUnknown)
-				assert.Nil(t, run)
-				assert.Equal(t, before, s.RunCount(), "ErrNotCreated while a run exists")
+				assertResolution(t, s, before, tc.created, run, rerr)
 			})
 		}
 	}
+}
+
+// assertResolution checks a resolution's answer after a fault: the run
+// the faulted call created, or ErrNotCreated with no run created since
+// before runs existed.
+func assertResolution(t *testing.T, s *skyverntest.Server, before int, created bool, run *skyvern.Run, rerr error) {
+	t.Helper()
+	if created {
+		require.NoError(t, rerr)
+		require.Equal(t, before+1, s.RunCount())
+		runs := s.Runs()
+		assert.Equal(t, runs[len(runs)-1].ID, run.RunID, "the run the faulted call created")
+		return
+	}
+	require.ErrorIs(t, rerr, skyvern.ErrNotCreated)
+	assert.NotErrorIs(t, rerr, skyvern.ErrOutcomeUnknown)
+	assert.Nil(t, run)
+	assert.Equal(t, before, s.RunCount(), "ErrNotCreated while a run exists")
 }
 
 func TestResolveOutcomeTwiceFindsTheSameRun(t *testing.T) {

@@ -267,6 +267,15 @@ type RetryWorkflowRunParams struct {
 //
 // It starts billed work, so it follows RunTask's rule: never resent after an
 // ambiguous failure, whose error matches ErrOutcomeUnknown.
+// [Client.ResolveOutcome] and WithOutcomeResolution find the run exactly: the
+// server records the original in the new run's retried_from_workflow_run_id,
+// so resolution reads the original's workflow from GetRun and lists that
+// workflow's runs (GetWorkflowRuns) for a retry of it; none after the
+// settle time means none was created. The server keeps one retry per run
+// and shares it with its own fallback retries (of a failed code-mode run,
+// or with another credential): a fallback retry started within
+// ResolveClockSkew before this call is taken for this call's (no resend
+// could have started another retry of the run).
 func (c *Client) RetryWorkflowRun(ctx context.Context, workflowRunID string, params *RetryWorkflowRunParams, opts ...RequestOption) (*Run, error) {
 	if err := requireID("workflow_run_id", workflowRunID); err != nil {
 		return nil, err

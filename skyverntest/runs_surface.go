@@ -102,14 +102,17 @@ func maxStepsHeader(r *http.Request) (*int, []validationError) {
 // share: they build a one-block workflow on the fly and run it.
 type blockRun struct {
 	req       *workflowRunRequest
+	url       *string // the block's starting URL, not a run parameter
 	blockType string
 	title     string
 	block     *jsonObject
+	params    jsonArray // the workflow's parameters (a login's credential)
 }
 
 // parseBlockRunSettings reads the fields of Skyvern's RunBlockRequest base
-// class into a workflow run request.
-func parseBlockRunSettings(f *fields) *workflowRunRequest {
+// class into a workflow run request, and returns the URL, which goes into
+// the block: the run, as the server records it, has no parameters.
+func parseBlockRunSettings(f *fields) (*workflowRunRequest, *string) {
 	req := &workflowRunRequest{}
 	url := f.url("url")
 	req.WebhookURL = f.webhookURL("webhook_url")
@@ -123,11 +126,7 @@ func parseBlockRunSettings(f *fields) *workflowRunRequest {
 	req.ExtraHTTPHeaders = optionalObject(f.stringMap("extra_http_headers"))
 	req.CDPConnectHeaders = optionalObject(f.stringMap("cdp_connect_headers"))
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolling_times"))
-	req.Parameters = newObject()
-	if url != nil {
-		req.Parameters.(*jsonObject).set("url", jsonString(*url))
-	}
-	return req
+	return req, url
 }
 
 // endBlockRequest finishes validating a block-run body and writes the
@@ -141,6 +140,9 @@ func endBlockRequest(w http.ResponseWriter, f *fields, obj *jsonObject, req *wor
 		writeValidation(w, f.errs)
 		return false
 	}
+	// The server validates start_fresh_browser but does not pass it on to
+	// the run, which therefore records and echoes false.
+	req.StartFreshBrowser = false
 	return true
 }
 
@@ -150,7 +152,7 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 		return
 	}
 	f := newFields(obj, "body")
-	req := parseBlockRunSettings(f)
+	req, url := parseBlockRunSettings(f)
 	credType := f.enum("credential_type", []string{"skyvern", "bitwarden", "1password", "azure_vault"})
 	if _, present := obj.get("credential_type"); !present {
 		f.fail("credential_type", "missing", "Field required", obj)
@@ -188,7 +190,18 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 	if prompt != nil {
 		block.set("navigation_goal", jsonString(*prompt))
 	}
-	s.startBlockRun(w, c, blockRun{req: req, blockType: "login", title: "Login", block: block})
+	params := jsonArray{}
+	if *credType == "skyvern" {
+		// A Skyvern credential becomes a workflow parameter defaulting to
+		// its id.
+		p := newObject()
+		p.set("parameter_type", jsonString("workflow"))
+		p.set("key", jsonString("credential"))
+		p.set("workflow_parameter_type", jsonString("credential_id"))
+		p.set("default_value", jsonString(*credentialID))
+		params = append(params, p)
+	}
+	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "login", title: "Login", block: block, params: params})
 }
 
 func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, c *call) {
@@ -197,9 +210,9 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 		return
 	}
 	f := newFields(obj, "body")
-	req := parseBlockRunSettings(f)
+	req, url := parseBlockRunSettings(f)
 	goal := f.requiredString("navigation_goal")
-	f.str("download_suffix")
+	suffix := f.str("download_suffix")
 	f.anyValue("download_timeout")
 	f.integer("max_steps_per_run")
 	if !endBlockRequest(w, f, obj, req) {
@@ -207,26 +220,37 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	}
 	block := newObject()
 	block.set("block_type", jsonString("file_download"))
-	block.set("label", jsonString("download_files"))
+	block.set("label", jsonString("file_download"))
 	block.set("navigation_goal", jsonString(goal))
-	s.startBlockRun(w, c, blockRun{req: req, blockType: "file_download", title: "Download Files", block: block})
+	if suffix != nil {
+		block.set("download_suffix", jsonString(*suffix))
+	}
+	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "file_download", title: "File Download", block: block})
 }
 
 // startBlockRun creates the one-block workflow and its run, and answers
-// with the WorkflowRunResponse.
+// with the WorkflowRunResponse. The workflow is stored as the server
+// stores it, with status auto_generated: GetWorkflow reads it, and the
+// workflow list leaves it out unless asked for that status.
 func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	s.mu.Lock()
 	now := s.now()
 	wpid := s.ids.next("wpid")
-	if u, ok := br.req.Parameters.(*jsonObject).get("url"); ok {
-		br.block.set("url", u)
+	if br.url != nil {
+		br.block.set("url", jsonString(*br.url))
 	}
 	wf := &workflowWire{
 		WorkflowID: s.ids.next("w"), OrganizationID: s.orgID, Title: br.title, WorkflowPermanentID: wpid, Version: 1,
-		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: jsonArray{}, Blocks: jsonArray{br.block}},
-		Status:             "published", RunWith: "agent", AIFallback: true,
+		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: br.params, Blocks: jsonArray{br.block}},
+		Status:             "auto_generated", RunWith: "agent", AIFallback: true,
 		CreatedAt: skyvern.NewTime(now), ModifiedAt: skyvern.NewTime(now), AgentID: wpid,
 	}
+	if wf.WorkflowDefinition.Parameters == nil {
+		wf.WorkflowDefinition.Parameters = jsonArray{}
+	}
+	rec := &workflowRecord{wpid: wpid, versions: []*workflowWire{wf}}
+	s.workflows[wpid] = rec
+	s.workflowOrder = append(s.workflowOrder, rec)
 	br.req.WorkflowID = wpid
 	wr := &run{
 		id: s.ids.next("wr"), runType: skyvern.RunTypeWorkflowRun, status: skyvern.RunStatusCreated,
@@ -236,7 +260,29 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 		wr.webhookURL = strings.TrimSpace(*br.req.WebhookURL)
 	}
 	s.addRunLocked(wr)
-	resp := mustJSONValue(s.workflowResponse(wr, formCreate))
+	created := s.workflowResponse(wr, formCreate)
+	created.RunRequest = blockRunCreateEcho(c, wf, br.req)
+	resp := mustJSONValue(created)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// blockRunCreateEcho is the run_request a block run's create answer
+// carries: the settings the block request passed on, the proxy as sent
+// (null when not), under the id of the generated workflow's version (w_…,
+// not its permanent id); the rest keeps its defaults. get_run rebuilds the
+// usual echo instead.
+func blockRunCreateEcho(c *call, wf *workflowWire, req *workflowRunRequest) *workflowRunRequest {
+	echo := &workflowRunRequest{
+		WorkflowID: wf.WorkflowID, Title: stringPtr(wf.Title),
+		WebhookURL: req.WebhookURL, TOTPURL: req.TOTPURL, TOTPIdentifier: req.TOTPIdentifier,
+		BrowserSessionID: req.BrowserSessionID, BrowserProfileID: req.BrowserProfileID,
+		MaxScreenshotScrolls: req.MaxScreenshotScrolls,
+	}
+	if obj, ok := c.body.(*jsonObject); ok {
+		if _, sent := obj.get("proxy_location"); sent {
+			echo.ProxyLocation = req.ProxyLocation
+		}
+	}
+	return echo
 }

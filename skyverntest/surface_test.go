@@ -79,3 +79,57 @@ func TestSurfaceWireOrder(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.Equal(t, `{"cancelled":["`+task+`"],"failed":[]}`, string(resp.body))
 }
+
+// TestBlockRunRecords checks how a login or download run is recorded, as
+// the server records it: a generated auto_generated workflow holding the
+// URL, goal and credential, a create answer that echoes only the passed-on
+// settings under the workflow version's id, and a get_run echo without run
+// parameters.
+func TestBlockRunRecords(t *testing.T) {
+	s := newTestServer(t, fastDelivery())
+	for _, tc := range []struct {
+		path, title string
+		body        map[string]any
+		block       map[string]any
+	}{
+		{"/v1/run/tasks/login", "Login",
+			map[string]any{"url": "https://portal.example.com/login", "credential_type": "skyvern", "credential_id": "cred_1", "start_fresh_browser": true},
+			map[string]any{"block_type": "login", "label": "login", "url": "https://portal.example.com/login"}},
+		{"/v1/run/tasks/download_files", "File Download",
+			map[string]any{"url": "https://portal.example.com", "navigation_goal": "Get the invoice", "download_suffix": "inv.pdf", "proxy_location": "RESIDENTIAL_GB"},
+			map[string]any{"block_type": "file_download", "label": "file_download", "url": "https://portal.example.com/", "navigation_goal": "Get the invoice", "download_suffix": "inv.pdf"}},
+	} {
+		created := doRequest(t, s, http.MethodPost, tc.path, tc.body)
+		require.Equal(t, http.StatusOK, created.status, string(created.body))
+		echo := created.object(t)["run_request"].(map[string]any)
+		assert.Regexp(t, `^w_`, echo["workflow_id"], tc.path)
+		assert.Equal(t, tc.title, echo["title"])
+		assert.Equal(t, tc.body["proxy_location"], echo["proxy_location"], "the proxy as sent")
+		assert.Nil(t, echo["parameters"])
+
+		runID := created.object(t)["run_id"].(string)
+		got := doRequest(t, s, http.MethodGet, "/v1/runs/"+runID, nil).object(t)["run_request"].(map[string]any)
+		assert.Equal(t, map[string]any{}, got["parameters"], "the URL is no run parameter")
+		assert.Equal(t, false, got["start_fresh_browser"], "not passed on to the run")
+		wpid := got["workflow_id"].(string)
+
+		wf := doRequest(t, s, http.MethodGet, "/v1/workflows/"+wpid, nil).object(t)
+		assert.Equal(t, "auto_generated", wf["status"])
+		assert.Equal(t, tc.title, wf["title"])
+		def := wf["workflow_definition"].(map[string]any)
+		blocks := def["blocks"].([]any)
+		require.Len(t, blocks, 1)
+		for k, v := range tc.block {
+			assert.Equal(t, v, blocks[0].(map[string]any)[k], "%s block %s", tc.path, k)
+		}
+		if id, ok := tc.body["credential_id"]; ok {
+			params := def["parameters"].([]any)
+			require.Len(t, params, 1)
+			assert.Equal(t, id, params[0].(map[string]any)["default_value"])
+		}
+	}
+	// Generated workflows stay out of the default workflow list.
+	for _, wf := range decodeList(t, doRequest(t, s, http.MethodGet, "/v1/workflows", nil).body) {
+		assert.NotEqual(t, "auto_generated", wf["status"])
+	}
+}
