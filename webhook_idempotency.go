@@ -201,14 +201,50 @@ type MemoryStore struct {
 	seq    uint64                   // the last token handed out
 	done   map[string]*list.Element // of *doneKey; order, front = most recently used
 	order  *list.List
-	claims map[string]*list.Element // of *heldKey; expiry, front = soonest to expire
-	expiry *list.List
+	claims map[string]*heldKey
+	expiry heldList // front = soonest to expire
 }
 
-// heldKey is a claim of a MemoryStore.
+// heldKey is a claim of a MemoryStore, linked into its expiry list (which
+// is intrusive to save an allocation per claim).
 type heldKey struct {
 	key, token string
 	until      time.Time
+	prev, next *heldKey
+}
+
+// heldList is a doubly linked list of claims.
+type heldList struct{ front, back *heldKey }
+
+func (l *heldList) pushBack(h *heldKey) {
+	h.prev, h.next = l.back, nil
+	if l.back != nil {
+		l.back.next = h
+	} else {
+		l.front = h
+	}
+	l.back = h
+}
+
+func (l *heldList) remove(h *heldKey) {
+	if h.prev != nil {
+		h.prev.next = h.next
+	} else {
+		l.front = h.next
+	}
+	if h.next != nil {
+		h.next.prev = h.prev
+	} else {
+		l.back = h.prev
+	}
+	h.prev, h.next = nil, nil
+}
+
+func (l *heldList) moveToBack(h *heldKey) {
+	if l.back != h {
+		l.remove(h)
+		l.pushBack(h)
+	}
 }
 
 // doneKey is a completed key and the token that completed it.
@@ -225,8 +261,7 @@ func NewMemoryStore(opts ...MemoryStoreOption) *MemoryStore {
 		now:       time.Now,
 		done:      make(map[string]*list.Element),
 		order:     list.New(),
-		claims:    make(map[string]*list.Element),
-		expiry:    list.New(),
+		claims:    make(map[string]*heldKey),
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -249,22 +284,22 @@ func (s *MemoryStore) Claim(_ context.Context, key string) (Claim, error) {
 	}
 	now := s.now()
 	s.dropExpired(now)
-	if e, ok := s.claims[key]; ok {
-		h := e.Value.(*heldKey)
+	if h, ok := s.claims[key]; ok {
 		if now.Before(h.until) {
 			return Claim{Result: ClaimBusy}, nil
 		}
 		// Expired but not yet dropped: only possible when the clock went
 		// backwards. Take it over like any expired claim.
 		h.token, h.until = s.newToken(), now.Add(s.lease)
-		s.expiry.MoveToBack(e)
+		s.expiry.moveToBack(h)
 		return s.acquired(h), nil
 	}
 	if len(s.claims) >= s.maxClaims {
 		return Claim{}, ErrStoreFull
 	}
 	h := &heldKey{key: key, token: s.newToken(), until: now.Add(s.lease)}
-	s.claims[key] = s.expiry.PushBack(h)
+	s.claims[key] = h
+	s.expiry.pushBack(h)
 	return s.acquired(h), nil
 }
 
@@ -283,22 +318,10 @@ func (s *MemoryStore) newToken() string {
 // same lease from its last claim or renewal, and both move it to the back,
 // so the expiry list is in order and the expired ones are at its front.
 func (s *MemoryStore) dropExpired(now time.Time) {
-	for e := s.expiry.Front(); e != nil; e = s.expiry.Front() {
-		h := e.Value.(*heldKey)
-		if now.Before(h.until) {
-			return
-		}
-		s.expiry.Remove(e)
+	for h := s.expiry.front; h != nil && !now.Before(h.until); h = s.expiry.front {
+		s.expiry.remove(h)
 		delete(s.claims, h.key)
 	}
-}
-
-// held returns the element of the claim token holds on key, or nil.
-func (s *MemoryStore) held(key, token string) *list.Element {
-	if e, ok := s.claims[key]; ok && token != "" && e.Value.(*heldKey).token == token {
-		return e
-	}
-	return nil
 }
 
 // Renew implements [IdempotencyStore].
@@ -306,12 +329,12 @@ func (s *MemoryStore) Renew(_ context.Context, key, token string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	e := s.held(key, token)
-	if e == nil || !now.Before(e.Value.(*heldKey).until) {
+	h, ok := s.claims[key]
+	if !ok || token == "" || h.token != token || !now.Before(h.until) {
 		return ErrLeaseLost
 	}
-	e.Value.(*heldKey).until = now.Add(s.lease)
-	s.expiry.MoveToBack(e)
+	h.until = now.Add(s.lease)
+	s.expiry.moveToBack(h)
 	return nil
 }
 
@@ -353,11 +376,11 @@ func (s *MemoryStore) finish(key, token string) (done bool, err error) {
 		s.order.MoveToFront(e)
 		return true, nil
 	}
-	if e, ok := s.claims[key]; ok {
-		if e.Value.(*heldKey).token != token {
+	if h, ok := s.claims[key]; ok {
+		if h.token != token {
 			return false, ErrLeaseLost
 		}
-		s.expiry.Remove(e)
+		s.expiry.remove(h)
 		delete(s.claims, key)
 	}
 	return false, nil
