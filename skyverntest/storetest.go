@@ -156,11 +156,11 @@ func storeTransitions() []storeCase {
 		{"released key can be claimed at once", []storeStep{
 			claims("a", acquired), releases("a", nil), claims("b", acquired), completes("b", nil), claims("a", done),
 		}},
-		{"completing twice is harmless", []storeStep{
-			claims("a", acquired), completes("a", nil), completes("a", nil), claims("b", done),
+		{"completing twice is harmless, renewing after it is not", []storeStep{
+			claims("a", acquired), completes("a", nil), completes("a", nil), renews("a", lost), claims("b", done),
 		}},
-		{"releasing twice is harmless", []storeStep{
-			claims("a", acquired), releases("a", nil), releases("a", nil), claims("b", acquired),
+		{"releasing twice is harmless, renewing after it is not", []storeStep{
+			claims("a", acquired), releases("a", nil), releases("a", nil), renews("a", lost), claims("b", acquired),
 		}},
 		{"release does not undo a completion", []storeStep{
 			claims("a", acquired), completes("a", nil), releases("a", nil), claims("b", done),
