@@ -436,3 +436,29 @@ func TestClaimResultString(t *testing.T) {
 	assert.Equal(t, "ClaimAcquired ClaimDone ClaimBusy ClaimResult(0)",
 		fmt.Sprint(ClaimAcquired, " ", ClaimDone, " ", ClaimBusy, " ", ClaimResult(0)))
 }
+
+// TestMemoryStoreLeaseBoundary: a claim holds for exactly its lease.
+func TestMemoryStoreLeaseBoundary(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Unix(1769873016, 0)}
+	s := NewMemoryStore(WithStoreLease(time.Minute), WithStoreClock(clock.Now))
+	require.Equal(t, ClaimAcquired, claim(t, s, "k").Result)
+	clock.Advance(time.Minute - time.Nanosecond)
+	assert.Equal(t, ClaimBusy, claim(t, s, "k").Result)
+	clock.Advance(time.Nanosecond)
+	assert.Equal(t, ClaimAcquired, claim(t, s, "k").Result)
+}
+
+// TestHeartbeatInterval: the handler renews at least three times per
+// lease, so that two renewals in a row may fail or come late without the
+// lease running out.
+func TestHeartbeatInterval(t *testing.T) {
+	t.Parallel()
+	for _, lease := range []time.Duration{3 * time.Millisecond, time.Second, DefaultStoreLease, 2 * time.Minute} {
+		got := heartbeatInterval(lease)
+		assert.Positive(t, got, "lease %v", lease)
+		assert.LessOrEqual(t, 3*got, lease, "lease %v", lease)
+	}
+	assert.Equal(t, heartbeatInterval(DefaultStoreLease), heartbeatInterval(0), "a store that reports no lease is renewed as if it had the default")
+	assert.Equal(t, time.Millisecond, heartbeatInterval(time.Microsecond), "never a busy loop")
+}

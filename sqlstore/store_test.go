@@ -44,6 +44,21 @@ func mustClaim(t *testing.T, s skyvern.IdempotencyStore, key string, want skyver
 	return c
 }
 
+// TestStoreLeaseBoundary: a claim holds for exactly its lease, to the
+// millisecond the table stores.
+func TestStoreLeaseBoundary(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	clock := newFakeClock()
+	s, err := sqlstore.New(db, sqlstore.WithTable(newTable(t, db)), sqlstore.WithLease(time.Minute), sqlstore.WithClock(clock.Now))
+	require.NoError(t, err)
+	mustClaim(t, s, "k", skyvern.ClaimAcquired)
+	clock.Advance(time.Minute - time.Millisecond)
+	mustClaim(t, s, "k", skyvern.ClaimBusy)
+	clock.Advance(time.Millisecond)
+	mustClaim(t, s, "k", skyvern.ClaimAcquired)
+}
+
 // TestStoreAnyReplicaFinishesAClaim: a claim is its token, not the Store
 // value that made it, so a replica may complete or release what another
 // claimed, and a Store keeps no claims of its own.
