@@ -66,6 +66,22 @@ var (
 	ErrRedirectRefused = errors.New("skyvern: redirect refused")
 )
 
+// Errors of an [IdempotencyStore]. Match them with errors.Is.
+var (
+	// ErrLeaseLost is returned by [IdempotencyStore] Renew, Complete and
+	// Release for a claim token that no longer holds its key: the lease
+	// expired and another worker took the key over (and may have completed
+	// it), or the token never held it. The event has then been processed,
+	// or is being processed, by someone else; the other worker's claim is
+	// left alone.
+	ErrLeaseLost = errors.New("skyvern: idempotency lease lost to another worker")
+	// ErrStoreFull is returned by [MemoryStore.Claim] when the store already
+	// holds as many unexpired claims as it may (see [WithStoreMaxClaims]).
+	// The webhook handler answers 503 with Retry-After, so Skyvern delivers
+	// the event again once claims have finished.
+	ErrStoreFull = errors.New("skyvern: idempotency store full of unexpired claims")
+)
+
 // APIError is an error status returned by the Skyvern API. Use errors.As to
 // get it from any error the Client returns, and errors.Is with the sentinels
 // (ErrNotFound, ErrForbidden, ErrRateLimited, ErrValidation, ErrConflict,

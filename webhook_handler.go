@@ -192,6 +192,14 @@ func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOp
 // failed. A forged request gets 401, not 403, so that Skyvern does not
 // spend its retries on a key mismatch.
 //
+// While fn runs, a heartbeat renews the event's claim every third of its
+// lease (see [DefaultStoreLease]), so a slow fn keeps its event and a
+// worker that dies loses it to one of Skyvern's next attempts. Should a
+// renewal find the lease lost (the worker stalled so long that another took
+// the event over), fn's context is cancelled with cause [ErrLeaseLost]. The
+// heartbeat lasts as long as fn: a fn that never returns holds its event
+// for as long as its process lives, so honour the context.
+//
 // Answer in time: Skyvern waits 30 s per phase (its docs promise only 10 s)
 // and then counts the delivery as failed. fn should persist the payload or
 // enqueue a job and return; processing later from your own queue loses
@@ -370,35 +378,36 @@ type outcome struct {
 }
 
 // once runs process for p unless the store says its event is done or held
-// elsewhere, following the IdempotencyStore protocol.
+// elsewhere, following the IdempotencyStore protocol: while process runs,
+// a heartbeat renews the claim, and its result completes or releases it.
 func (rc *receiver) once(ctx context.Context, p *WebhookPayload, process func(context.Context) error) outcome {
 	key := p.IdempotencyKey()
 	if key == "" {
 		// Unreachable for decoded bodies, which always have Raw.
 		return rc.run(ctx, p, process, func(bool) {})
 	}
-	res, err := rc.claim(ctx, key)
+	c, err := rc.claim(ctx, key)
 	if err != nil {
 		rc.log(ctx, slog.LevelError, "skyvern: idempotency store claim failed", "key", key, "error", err)
 		return outcome{err: err}
 	}
-	switch res {
+	switch c.Result {
 	case ClaimDone:
 		rc.notify(p)
 		return outcome{}
 	case ClaimAcquired:
-		return rc.run(ctx, p, process, func(succeeded bool) {
+		fnCtx, stopHeartbeat := rc.heartbeat(ctx, key, c)
+		return rc.run(fnCtx, p, process, func(succeeded bool) {
+			stopHeartbeat()
 			// The request context may be cancelled by now; the store
 			// must still hear the result.
 			sctx := context.WithoutCancel(ctx)
-			if succeeded {
-				if err := rc.cfg.store.Complete(sctx, key); err != nil {
-					rc.log(ctx, slog.LevelError, "skyvern: idempotency store complete failed", "key", key, "error", err)
-				}
-				return
+			op, finish := "complete", rc.cfg.store.Complete
+			if !succeeded {
+				op, finish = "release", rc.cfg.store.Release
 			}
-			if err := rc.cfg.store.Release(sctx, key); err != nil {
-				rc.log(ctx, slog.LevelError, "skyvern: idempotency store release failed", "key", key, "error", err)
+			if err := finish(sctx, key, c.Token); err != nil {
+				rc.log(ctx, slog.LevelError, "skyvern: idempotency store "+op+" failed", "key", key, "error", err)
 			}
 		})
 	}
@@ -428,18 +437,18 @@ func (rc *receiver) run(ctx context.Context, p *WebhookPayload, process func(con
 
 // claim claims key, waiting with backoff while another worker holds it,
 // for at most the busy wait and never past ctx.
-func (rc *receiver) claim(ctx context.Context, key string) (ClaimResult, error) {
+func (rc *receiver) claim(ctx context.Context, key string) (Claim, error) {
 	deadline := time.Now().Add(rc.cfg.busyWait)
 	delay := 5 * time.Millisecond
 	var timer *time.Timer
 	for {
-		res, err := rc.cfg.store.Claim(ctx, key)
-		if err != nil || res != ClaimBusy {
-			return res, err
+		c, err := rc.cfg.store.Claim(ctx, key)
+		if err != nil || c.Result != ClaimBusy {
+			return c, err
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return ClaimBusy, nil
+			return c, nil
 		}
 		wait := min(delay, remaining)
 		if timer == nil {
@@ -450,7 +459,7 @@ func (rc *receiver) claim(ctx context.Context, key string) (ClaimResult, error) 
 		}
 		select {
 		case <-ctx.Done():
-			return ClaimBusy, nil
+			return c, nil
 		case <-timer.C:
 		}
 		delay = min(2*delay, 250*time.Millisecond)

@@ -54,15 +54,16 @@ func (c *countingFn) fn(_ context.Context, _ *WebhookPayload) error {
 
 // storeFunc is an IdempotencyStore whose Claim is programmable.
 type storeFunc struct {
-	claim    func(ctx context.Context, key string) (ClaimResult, error)
+	claim    func(ctx context.Context, key string) (Claim, error)
 	released atomic.Int32
 }
 
-func (s *storeFunc) Claim(ctx context.Context, key string) (ClaimResult, error) {
+func (s *storeFunc) Claim(ctx context.Context, key string) (Claim, error) {
 	return s.claim(ctx, key)
 }
-func (s *storeFunc) Complete(context.Context, string) error { return nil }
-func (s *storeFunc) Release(context.Context, string) error {
+func (s *storeFunc) Renew(context.Context, string, string) error    { return nil }
+func (s *storeFunc) Complete(context.Context, string, string) error { return nil }
+func (s *storeFunc) Release(context.Context, string, string) error {
 	s.released.Add(1)
 	return nil
 }
@@ -108,7 +109,7 @@ func TestHandlerStatusCodes(t *testing.T) {
 		}, wantCode: http.StatusBadRequest},
 		{name: "fn error", req: func() *http.Request { return delivery(good, testKey) }, fail: true, wantCode: http.StatusInternalServerError, wantCalls: 1},
 		{name: "store error", req: func() *http.Request { return delivery(good, testKey) }, opts: []HandlerOption{WithIdempotencyStore(&storeFunc{
-			claim: func(context.Context, string) (ClaimResult, error) { return 0, errors.New("store down") },
+			claim: func(context.Context, string) (Claim, error) { return Claim{}, errors.New("store down") },
 		})}, wantCode: http.StatusServiceUnavailable},
 		{name: "ok", req: func() *http.Request { return delivery(good, testKey) }, wantCode: http.StatusOK, wantCalls: 1},
 		{name: "ok at the size limit", req: func() *http.Request { return delivery(good, testKey) }, opts: []HandlerOption{WithMaxBodyBytes(int64(len(good)))}, wantCode: http.StatusOK, wantCalls: 1},
@@ -195,7 +196,7 @@ type claimCounter struct {
 	claims atomic.Int32
 }
 
-func (c *claimCounter) Claim(ctx context.Context, key string) (ClaimResult, error) {
+func (c *claimCounter) Claim(ctx context.Context, key string) (Claim, error) {
 	c.claims.Add(1)
 	return c.IdempotencyStore.Claim(ctx, key)
 }
@@ -267,7 +268,7 @@ func TestHandlerWaiterTakesOverAfterFailure(t *testing.T) {
 
 func TestHandlerBusyWaitTimesOut(t *testing.T) {
 	t.Parallel()
-	store := &storeFunc{claim: func(context.Context, string) (ClaimResult, error) { return ClaimBusy, nil }}
+	store := &storeFunc{claim: func(context.Context, string) (Claim, error) { return Claim{Result: ClaimBusy}, nil }}
 	var c countingFn
 	h := mustWebhook(t, testKey).Handler(c.fn, WithIdempotencyStore(store), WithBusyWait(20*time.Millisecond))
 	rec := serve(h, delivery(deliveryBody("tsk_busy", RunStatusCompleted), testKey))
@@ -471,8 +472,8 @@ type completionLog struct {
 	done map[string]bool
 }
 
-func (c *completionLog) Complete(ctx context.Context, key string) error {
-	err := c.IdempotencyStore.Complete(ctx, key)
+func (c *completionLog) Complete(ctx context.Context, key, token string) error {
+	err := c.IdempotencyStore.Complete(ctx, key, token)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.done[key] = true

@@ -28,11 +28,11 @@ func BenchmarkClaimComplete(b *testing.B) {
 		return prefix + strconv.FormatInt(next.Add(1), 10)
 	}
 	claimComplete := func(key string) error {
-		got, err := s.Claim(ctx, key)
-		if err != nil || got != skyvern.ClaimAcquired {
-			return fmt.Errorf("Claim(%s) = %v, %v", key, got, err)
+		c, err := s.Claim(ctx, key)
+		if err != nil || c.Result != skyvern.ClaimAcquired {
+			return fmt.Errorf("Claim(%s) = %+v, %v", key, c, err)
 		}
-		return s.Complete(ctx, key)
+		return s.Complete(ctx, key, c.Token)
 	}
 	reportClaims := func(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
@@ -64,8 +64,8 @@ func BenchmarkClaimComplete(b *testing.B) {
 		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if got, err := s.Claim(ctx, key); err != nil || got != skyvern.ClaimDone {
-				b.Fatalf("Claim(%s) = %v, %v", key, got, err)
+			if c, err := s.Claim(ctx, key); err != nil || c.Result != skyvern.ClaimDone {
+				b.Fatalf("Claim(%s) = %+v, %v", key, c, err)
 			}
 		}
 		reportClaims(b)

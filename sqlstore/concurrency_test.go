@@ -54,12 +54,12 @@ func TestStoreExactlyOnceAcrossReplicas(t *testing.T) {
 		counters  claimCounters
 	)
 	run := func(s *sqlstore.Store, rng *rand.Rand, k int) error {
-		got, err := s.Claim(ctx, keys[k])
+		c, err := s.Claim(ctx, keys[k])
 		counters.claims.Add(1)
 		if err != nil {
 			return err
 		}
-		switch got {
+		switch c.Result {
 		case skyvern.ClaimDone:
 			counters.done.Add(1)
 			return nil
@@ -69,7 +69,7 @@ func TestStoreExactlyOnceAcrossReplicas(t *testing.T) {
 		case skyvern.ClaimAcquired:
 			counters.acquired.Add(1)
 		default:
-			return fmt.Errorf("claim %s: unexpected result %d", keys[k], got)
+			return fmt.Errorf("claim %s: unexpected result %d", keys[k], c.Result)
 		}
 		if inFlight[k].Add(1) > 1 {
 			overlaps.Add(1)
@@ -81,14 +81,14 @@ func TestStoreExactlyOnceAcrossReplicas(t *testing.T) {
 		inFlight[k].Add(-1)
 		if failed {
 			counters.failures.Add(1)
-			if err := s.Release(ctx, keys[k]); err != nil {
+			if err := s.Release(ctx, keys[k], c.Token); err != nil {
 				return fmt.Errorf("release %s: %w", keys[k], err)
 			}
 			return errRetryLater
 		}
 		successes[k].Add(1)
 		counters.successes.Add(1)
-		if err := s.Complete(ctx, keys[k]); err != nil {
+		if err := s.Complete(ctx, keys[k], c.Token); err != nil {
 			return fmt.Errorf("complete %s: %w", keys[k], err)
 		}
 		return nil

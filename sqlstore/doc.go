@@ -23,20 +23,19 @@
 //		"context"
 //		"database/sql"
 //		"net/http"
-//		"time"
 //
-//		_ "github.com/lib/pq" // or any other PostgreSQL driver
+//		_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"; or lib/pq, driver "postgres"
 //
 //		"github.com/skyvern-go/skyvern"
 //		"github.com/skyvern-go/skyvern/sqlstore"
 //	)
 //
 //	func newWebhookHandler(ctx context.Context, apiKey, dsn string) (http.Handler, error) {
-//		db, err := sql.Open("postgres", dsn)
+//		db, err := sql.Open("pgx", dsn)
 //		if err != nil {
 //			return nil, err
 //		}
-//		store, err := sqlstore.New(db, sqlstore.WithLease(5*time.Minute))
+//		store, err := sqlstore.New(db)
 //		if err != nil {
 //			return nil, err
 //		}
@@ -82,31 +81,38 @@
 //
 // # How a key moves
 //
-// Claim inserts the key with a lease and a random claim token in one
-// statement; if the key exists, the same statement takes it over only when it
-// is not done and its lease has expired, and otherwise Claim answers
-// ClaimDone or ClaimBusy. Complete marks the key done and Release deletes it,
-// both only while the row still carries this claim's token. The token stays
-// in the memory of the Store that claimed, which is why the Store value (the
-// replica) that claims a key must be the one that completes or releases it;
-// the webhook handler does exactly that within one request. Goroutines of
-// one Store that end up holding the same key share its claim (see
-// Store.Complete and Store.Release).
+// Claim is one statement: it inserts the key with a lease and a new random
+// claim token, or, if the key exists, takes it over when it is not done and
+// its lease has expired, and returns the row as it now is, from which it
+// answers ClaimAcquired (the row carries the new token), ClaimDone or
+// ClaimBusy. Renew extends the lease, Complete marks the key done and
+// Release deletes it, each only while the row carries the caller's token
+// (Release also only while the key is not done). The token is all a worker
+// needs: any Store on the table, in any replica, may renew, complete or
+// release a claim whose token it is given. The states and the answers to
+// stale tokens are those of skyvern.IdempotencyStore, and the tests run
+// skyverntest.TestIdempotencyStore against a Store on lib/pq and on pgx.
 //
 // # Leases: at least once, not exactly once
 //
-// A lease is what keeps a crashed replica from blocking an event forever:
-// once it expires, the next delivery of the event takes the key over and runs
-// the function. The price is that a replica that is merely slow, still
-// processing when its lease runs out, is indistinguishable from a dead one.
-// The event is then processed a second time while the first run may still
-// be going (one more run per lease that expires, never two within a lease),
-// and the slow replica's Complete or Release returns ErrLeaseLost without
+// A lease is what keeps a crashed replica from blocking an event: once it
+// expires, the next delivery of the event takes the key over and runs the
+// function. The webhook handler renews its claim every third of the lease
+// while the function runs, so a live replica keeps its event however long
+// the function takes, and the lease can be short: DefaultLease (10 s)
+// lapses within Skyvern's retries of the delivery that the dead replica was
+// answering (see skyvern.DefaultStoreLease for the timing).
+//
+// A replica that stalls for longer than two thirds of the lease (a paused
+// VM, a database it cannot reach) is indistinguishable from a dead one:
+// its event may be taken over while its function still runs, the
+// function's context is cancelled with cause skyvern.ErrLeaseLost at the
+// next renewal, and its Complete or Release returns ErrLeaseLost without
 // touching the new holder's claim. Delivery is at least once. So:
 //
-//   - choose a lease longer than the slowest run of your function, or make
-//     the function itself idempotent (for example with a unique constraint in
-//     your own tables), which is the only way to exactly-once effects;
+//   - make the function itself idempotent where a second run would do harm
+//     (for example with a unique constraint in your own tables): that is
+//     the only way to exactly-once effects;
 //   - a completed key is never processed again while its row exists, and a
 //     released key can be claimed again at once;
 //   - leases compare times written by different replicas, so their clocks

@@ -6,17 +6,20 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/skyvern-go/skyvern"
 )
 
 // DefaultTable is the table a Store uses unless WithTable names another.
 const DefaultTable = "skyvern_webhook_events"
 
-// DefaultLease is how long a claim holds a key unless WithLease sets another
-// duration. It is well beyond the 10 to 30 seconds Skyvern waits for a
-// webhook answer, so a handler that processes within the request finishes
-// inside its lease; one that answers first and processes afterwards needs a
-// lease as long as that processing.
-const DefaultLease = 2 * time.Minute
+// DefaultLease is how long a claim holds a key without a renewal unless
+// WithLease sets another duration: [skyvern.DefaultStoreLease], whose
+// documentation sizes it against Skyvern's delivery retries. The webhook
+// handler renews its claims every third of the lease while its function
+// runs, so the lease bounds how long the event of a replica that died
+// mid-processing stays blocked, not how long processing may take.
+const DefaultLease = skyvern.DefaultStoreLease
 
 // ErrInvalidOption is returned, wrapped, by New for an option value it
 // cannot use (a nil database, a lease shorter than a millisecond, a nil
@@ -76,10 +79,14 @@ func WithTable(name string) Option {
 	}
 }
 
-// WithLease sets how long a claim holds a key before another worker may take
-// it over (default DefaultLease). Choose it longer than the slowest run of
-// the handler's function: a lease that expires mid-processing lets a second
-// worker run the same event. It must be at least a millisecond, the
+// WithLease sets how long a claim holds a key without a renewal before
+// another worker may take it over (default DefaultLease). Shorter leases
+// hand a dead replica's events on sooner; longer ones survive longer stalls
+// of a live replica (a paused VM, a database unreachable for two thirds of
+// the lease), which otherwise lose their event to a redelivery. Beyond
+// about 15 s, a replica that dies while processing a task's webhook leaves
+// the event to a later RetryRunWebhook, because Skyvern's three attempts
+// are over before the lease lapses. It must be at least a millisecond, the
 // resolution of the stored times.
 func WithLease(d time.Duration) Option {
 	return func(c *config) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skyvern-go/skyvern"
 	"github.com/skyvern-go/skyvern/sqlstore"
 )
 
@@ -120,12 +121,15 @@ func TestStoreRejectsBadInputWithoutDatabase(t *testing.T) {
 	} {
 		_, err := s.Claim(ctx, key)
 		assert.ErrorIs(t, err, sqlstore.ErrInvalidKey, "Claim %s", name)
-		assert.ErrorIs(t, s.Complete(ctx, key), sqlstore.ErrInvalidKey, "Complete %s", name)
-		assert.ErrorIs(t, s.Release(ctx, key), sqlstore.ErrInvalidKey, "Release %s", name)
+		assert.ErrorIs(t, s.Renew(ctx, key, "t"), sqlstore.ErrInvalidKey, "Renew %s", name)
+		assert.ErrorIs(t, s.Complete(ctx, key, "t"), sqlstore.ErrInvalidKey, "Complete %s", name)
+		assert.ErrorIs(t, s.Release(ctx, key, "t"), sqlstore.ErrInvalidKey, "Release %s", name)
 	}
 
-	assert.ErrorIs(t, s.Complete(ctx, "k"), sqlstore.ErrNotClaimed)
-	assert.ErrorIs(t, s.Release(ctx, "k"), sqlstore.ErrNotClaimed)
+	// The empty token never holds a key, so the database need not be asked.
+	assert.ErrorIs(t, s.Renew(ctx, "k", ""), skyvern.ErrLeaseLost)
+	assert.ErrorIs(t, s.Complete(ctx, "k", ""), skyvern.ErrLeaseLost)
+	assert.ErrorIs(t, s.Release(ctx, "k", ""), skyvern.ErrLeaseLost)
 
 	for _, d := range []time.Duration{0, -time.Hour} {
 		n, err := s.Cleanup(ctx, d)
@@ -137,6 +141,9 @@ func TestStoreRejectsBadInputWithoutDatabase(t *testing.T) {
 	cancel()
 	_, err = s.Claim(cancelled, "k")
 	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, s.Renew(cancelled, "k", "t"), context.Canceled)
+	assert.ErrorIs(t, s.Complete(cancelled, "k", "t"), context.Canceled)
+	assert.ErrorIs(t, s.Release(cancelled, "k", "t"), context.Canceled)
 	_, err = s.Cleanup(cancelled, time.Hour)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, s.CreateSchema(cancelled), context.Canceled)

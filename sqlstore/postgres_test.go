@@ -4,15 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/lib/pq"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	_ "github.com/lib/pq"              // registers driver "postgres"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skyvern-go/skyvern/skyverntest"
 	"github.com/skyvern-go/skyvern/sqlstore"
 )
 
@@ -29,10 +31,39 @@ func testDSN(tb testing.TB) string {
 	return dsn
 }
 
-// openDB opens a pool of its own on the test database, as a replica would.
+// driverEnv names the variable that picks the database/sql driver of the
+// tests: "pq" (github.com/lib/pq, the default) or "pgx"
+// (github.com/jackc/pgx/v5/stdlib). The package itself imports neither.
+const driverEnv = "SKYVERN_TEST_POSTGRES_DRIVER"
+
+// drivers maps the values of driverEnv to registered driver names.
+var drivers = map[string]string{"pq": "postgres", "pgx": "pgx"}
+
+// testDriver is the driver name the tests use.
+func testDriver(tb testing.TB) string {
+	tb.Helper()
+	v := os.Getenv(driverEnv)
+	if v == "" {
+		v = "pq"
+	}
+	name, ok := drivers[v]
+	if !ok {
+		tb.Fatalf("%s=%q: want pq or pgx", driverEnv, v)
+	}
+	return name
+}
+
+// openDB opens a pool of its own on the test database, as a replica would,
+// with the driver driverEnv picks.
 func openDB(tb testing.TB) *sql.DB {
 	tb.Helper()
-	db, err := sql.Open("postgres", testDSN(tb))
+	return openDriverDB(tb, testDriver(tb))
+}
+
+// openDriverDB is openDB with a given driver.
+func openDriverDB(tb testing.TB, driverName string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open(driverName, testDSN(tb))
 	require.NoError(tb, err)
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
@@ -80,24 +111,59 @@ func rowCount(tb testing.TB, db *sql.DB, table string) (total, done int) {
 	return total, done
 }
 
-// fakeClock is a clock shared by the Stores of one test, moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+// newFakeClock returns a clock shared by the Stores of one test, moved by
+// hand.
+func newFakeClock() *skyverntest.ManualClock {
+	return skyverntest.NewManualClock(time.Date(2026, 1, 31, 15, 20, 42, 0, time.UTC))
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 31, 15, 20, 42, 0, time.UTC)}
+// hookedDB opens a pool of the test driver whose connections call after
+// with each statement once the database ran it (before its rows are read),
+// to count round trips or to hold a goroutine up at the worst moment.
+func hookedDB(tb testing.TB, after func(query string)) *sql.DB {
+	tb.Helper()
+	base := dsnConnector{driver: openDB(tb).Driver(), dsn: testDSN(tb)}
+	db := sql.OpenDB(hookedConnector{dsnConnector: base, after: after})
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+// dsnConnector opens connections of any driver from a DSN.
+type dsnConnector struct {
+	driver driver.Driver
+	dsn    string
 }
 
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.driver.Open(c.dsn) }
+
+func (c dsnConnector) Driver() driver.Driver { return c.driver }
+
+type hookedConnector struct {
+	dsnConnector
+	after func(query string)
+}
+
+func (c hookedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.dsnConnector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return hookedConn{Conn: conn, after: c.after}, nil
+}
+
+type hookedConn struct {
+	driver.Conn
+	after func(query string)
+}
+
+func (c hookedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+	c.after(query)
+	return res, err
+}
+
+func (c hookedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+	c.after(query)
+	return rows, err
 }

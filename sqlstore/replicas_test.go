@@ -131,10 +131,10 @@ type claimTally struct {
 	acquired, done, busy *atomic.Int64
 }
 
-func (c claimTally) Claim(ctx context.Context, key string) (skyvern.ClaimResult, error) {
+func (c claimTally) Claim(ctx context.Context, key string) (skyvern.Claim, error) {
 	res, err := c.IdempotencyStore.Claim(ctx, key)
 	if err == nil {
-		switch res {
+		switch res.Result {
 		case skyvern.ClaimAcquired:
 			c.acquired.Add(1)
 		case skyvern.ClaimDone:

@@ -77,7 +77,6 @@ func (s *Store) execSchema(ctx context.Context) error {
 // minutes, but RetryRunWebhook can replay a run's webhook at any later time,
 // which suggests days rather than hours. olderThan must be positive.
 //
-// Cleanup also forgets this Store's own abandoned claims that it deleted.
 // Run it periodically from one replica (or from all: it is idempotent).
 func (s *Store) Cleanup(ctx context.Context, olderThan time.Duration) (int64, error) {
 	if olderThan <= 0 {
@@ -85,10 +84,5 @@ func (s *Store) Cleanup(ctx context.Context, olderThan time.Duration) (int64, er
 	}
 	now := s.nowMS()
 	cutoff := now - olderThan.Milliseconds()
-	n, err := s.execCount(ctx, "cleanup", s.queries.cleanup, cutoff, now)
-	if err != nil {
-		return 0, err
-	}
-	s.claims.prune(cutoff, now)
-	return n, nil
+	return s.execCount(ctx, "cleanup", s.queries.cleanup, cutoff, now)
 }

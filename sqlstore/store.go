@@ -25,36 +25,30 @@ const MaxKeyLen = 1024
 // cannot store).
 var ErrInvalidKey = errors.New("sqlstore: invalid key")
 
-// ErrNotClaimed is returned by Complete and Release when this Store holds no
-// claim on the key: it was never claimed through this Store, or it was
-// already completed or released. Claims are remembered by the Store value
-// that made them, so the replica that claims must be the one that completes.
-var ErrNotClaimed = errors.New("sqlstore: key not claimed by this store")
+// ErrLeaseLost is [skyvern.ErrLeaseLost], which Renew, Complete and
+// Release return for a claim token that no longer holds its key.
+//
+// Deprecated: Match [skyvern.ErrLeaseLost] instead; this is the same value,
+// kept so that existing errors.Is checks still compile.
+var ErrLeaseLost = skyvern.ErrLeaseLost
 
-// ErrLeaseLost is returned by Complete and Release when the claim's lease
-// expired and another worker took the key over (and may have completed it).
-// The event has then been processed, or is being processed, a second time:
-// the caller's work is not recorded, and the other worker's claim is left
-// alone.
-var ErrLeaseLost = errors.New("sqlstore: lease lost to another worker")
-
-// Store is a skyvern.IdempotencyStore kept in a database table, so that
+// Store is a [skyvern.IdempotencyStore] kept in a database table, so that
 // several receiver replicas behind a load balancer process each webhook
-// event once. It is safe for concurrent use. Create it with New.
+// event once. It is safe for concurrent use, and holds no state of its own
+// besides its settings: a claim is known by its token, so any Store on the
+// same table may renew, complete or release it. Create it with New.
 type Store struct {
 	db      *sql.DB
 	lease   time.Duration
 	now     func() time.Time
 	queries queries
-
-	claims *localClaims // the claims this Store acquired and has not completed or released
 }
 
 var _ skyvern.IdempotencyStore = (*Store)(nil)
 
 type queries struct {
-	claim, state, complete, completeAbsent, release, cleanup string
-	schema                                                   []string
+	claim, renew, complete, release, holder, cleanup string
+	schema                                           []string
 }
 
 // New returns a Store that keeps its keys in db, a pool the caller opened
@@ -79,35 +73,47 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		lease:   cfg.lease,
 		now:     cfg.now,
 		queries: buildQueries(cfg.table, cfg.placeholder),
-		claims:  newLocalClaims(),
 	}, nil
 }
 
 func buildQueries(table string, p Placeholder) queries {
 	t := quoteTable(table)
 	bind := func(q string) string { return rebind(q, p) }
+	// A key is taken over when it is not done and its lease has run out;
+	// excluded.updated_at_ms is the claim's "now".
+	takeover := `t.done_at_ms IS NULL AND t.lease_until_ms <= excluded.updated_at_ms`
+	takeIf := func(col string) string {
+		return col + ` = CASE WHEN ` + takeover + ` THEN excluded.` + col + ` ELSE t.` + col + ` END`
+	}
 	return queries{
-		// One statement decides the claim: a new key is inserted, an
-		// existing one is taken over only when it is not done and its
-		// lease has run out. RETURNING yields a row only when this
-		// statement wrote it.
+		// One statement decides the claim and reports what it found: a
+		// new key is inserted; an existing one always takes the update
+		// path, which keeps the row unless it may be taken over, so that
+		// RETURNING yields the row as it now is. The claim is the caller's
+		// when the row carries the caller's new token.
 		claim: bind(`INSERT INTO ` + t + ` AS t (idempotency_key, claim_token, lease_until_ms, done_at_ms, updated_at_ms)
 VALUES (?, ?, ?, NULL, ?)
 ON CONFLICT (idempotency_key) DO UPDATE
-SET claim_token = excluded.claim_token, lease_until_ms = excluded.lease_until_ms, updated_at_ms = excluded.updated_at_ms
-WHERE t.done_at_ms IS NULL AND t.lease_until_ms <= excluded.updated_at_ms
-RETURNING claim_token`),
-		state: bind(`SELECT done_at_ms FROM ` + t + ` WHERE idempotency_key = ?`),
+SET ` + takeIf("claim_token") + `, ` + takeIf("lease_until_ms") + `, ` + takeIf("updated_at_ms") + `
+RETURNING claim_token, done_at_ms`),
 		// The token condition is what keeps a worker whose lease was taken
-		// over from touching the new owner's row. done_at_ms is kept when
-		// already set so that repeating a Complete whose answer was lost
-		// changes nothing.
-		complete: bind(`UPDATE ` + t + ` SET done_at_ms = COALESCE(done_at_ms, ?), updated_at_ms = ?
-WHERE idempotency_key = ? AND claim_token = ?`),
-		completeAbsent: bind(`INSERT INTO ` + t + ` (idempotency_key, claim_token, lease_until_ms, done_at_ms, updated_at_ms)
+		// over from touching the new holder's row; an expired lease is not
+		// revived, even if nobody took it over.
+		renew: bind(`UPDATE ` + t + ` SET lease_until_ms = ?, updated_at_ms = ?
+WHERE idempotency_key = ? AND claim_token = ? AND done_at_ms IS NULL AND lease_until_ms > ?`),
+		// A row under this token is marked done (and stays as it was if it
+		// already is, so that repeating a Complete whose answer was lost
+		// changes nothing); an absent row is inserted done, since the work
+		// succeeded and nobody holds the key; a row under another token is
+		// left alone, and no row is counted.
+		complete: bind(`INSERT INTO ` + t + ` AS t (idempotency_key, claim_token, lease_until_ms, done_at_ms, updated_at_ms)
 VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (idempotency_key) DO NOTHING`),
+ON CONFLICT (idempotency_key) DO UPDATE
+SET done_at_ms = COALESCE(t.done_at_ms, excluded.done_at_ms), updated_at_ms = COALESCE(t.done_at_ms, excluded.updated_at_ms)
+WHERE t.claim_token = excluded.claim_token`),
+		// The done guard: a Release never deletes a completed key.
 		release: bind(`DELETE FROM ` + t + ` WHERE idempotency_key = ? AND claim_token = ? AND done_at_ms IS NULL`),
+		holder:  bind(`SELECT claim_token FROM ` + t + ` WHERE idempotency_key = ?`),
 		cleanup: bind(`DELETE FROM ` + t + ` WHERE updated_at_ms < ? AND (done_at_ms IS NOT NULL OR lease_until_ms <= ?)`),
 		schema:  schemaStatements(table),
 	}
@@ -171,138 +177,115 @@ func (s *Store) execCount(ctx context.Context, op, query string, args ...any) (i
 	return n, nil
 }
 
-// claimAttempts bounds the loop for a key that is released by its holder
-// between the insert and the read of Claim; after that Claim answers
-// ClaimBusy and the caller claims again.
-const claimAttempts = 3
-
-// Claim tries to take key. It answers ClaimAcquired when the key was absent
-// or its previous holder's lease had expired (the caller must then call
-// Complete or Release on this same Store), ClaimDone when the key was
-// completed, and ClaimBusy when another worker holds an unexpired claim.
-// After an error the claim may have been made with its answer lost; the key
-// is then free again when the lease expires.
-func (s *Store) Claim(ctx context.Context, key string) (skyvern.ClaimResult, error) {
+// Claim tries to take key. It answers ClaimAcquired, with a new token, when
+// the key was absent or its previous holder's lease had expired;
+// ClaimDone when the key was completed; and ClaimBusy when another worker
+// holds an unexpired claim (or, rarely, when a concurrent claim's row
+// appeared in the middle of this one: claiming again gives the answer).
+// It is one statement, one round trip. After an error the claim may have
+// been made with its answer lost; the key is then free again when the lease
+// expires.
+func (s *Store) Claim(ctx context.Context, key string) (skyvern.Claim, error) {
 	if err := validateKey(key); err != nil {
-		return 0, err
+		return skyvern.Claim{}, err
 	}
-	for range claimAttempts {
-		token, err := newToken()
-		if err != nil {
-			return 0, err
-		}
-		now := s.nowMS()
-		leaseUntil := now + s.lease.Milliseconds()
-		var got string
-		err = s.db.QueryRowContext(ctx, s.queries.claim, key, token, leaseUntil, now).Scan(&got)
-		if err == nil {
-			s.claims.acquired(key, token, now, leaseUntil)
-			return skyvern.ClaimAcquired, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("sqlstore: claim: %w", err)
-		}
-		var doneAt sql.NullInt64
-		err = s.db.QueryRowContext(ctx, s.queries.state, key).Scan(&doneAt)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			continue
-		case err != nil:
-			return 0, fmt.Errorf("sqlstore: claim: %w", err)
-		case doneAt.Valid:
-			return skyvern.ClaimDone, nil
-		default:
-			return skyvern.ClaimBusy, nil
-		}
-	}
-	return skyvern.ClaimBusy, nil
-}
-
-// Complete records key as done after the caller's processing succeeded, so
-// that no later Claim acquires it. It returns ErrNotClaimed when this Store
-// does not hold key and ErrLeaseLost when another worker took the key over
-// after this claim's lease expired (or, within this Store, already completed
-// it). A claim whose lease expired but that nobody took over still
-// completes. After an error from the database, calling Complete again is
-// safe.
-func (s *Store) Complete(ctx context.Context, key string) error {
-	if err := validateKey(key); err != nil {
-		return err
-	}
-	c, token, _, lost := s.claims.lookup(key)
-	if c == nil {
-		return ErrNotClaimed
-	}
-	if lost {
-		s.claims.finish(key, c, token, false)
-		return ErrLeaseLost
+	token, err := newToken()
+	if err != nil {
+		return skyvern.Claim{}, err
 	}
 	now := s.nowMS()
-	n, err := s.execCount(ctx, "complete", s.queries.complete, now, now, key, token)
-	if err != nil {
+	var (
+		holder string
+		doneAt sql.NullInt64
+	)
+	err = s.db.QueryRowContext(ctx, s.queries.claim, key, token, now+s.lease.Milliseconds(), now).Scan(&holder, &doneAt)
+	switch {
+	case err != nil:
+		return skyvern.Claim{}, fmt.Errorf("sqlstore: claim: %w", err)
+	case holder == token:
+		return skyvern.Claim{Result: skyvern.ClaimAcquired, Token: token, Lease: s.lease}, nil
+	case doneAt.Valid:
+		return skyvern.Claim{Result: skyvern.ClaimDone}, nil
+	}
+	return skyvern.Claim{Result: skyvern.ClaimBusy}, nil
+}
+
+// checkClaim validates the arguments of Renew, Complete and Release. The
+// empty token never holds a key.
+func checkClaim(key, token string) error {
+	if err := validateKey(key); err != nil {
 		return err
 	}
-	if n == 0 {
-		// The row is gone (Cleanup removed the stale claim, or a worker
-		// that took it over released it): the work did succeed, so record
-		// it unless someone else holds or completed the key meanwhile.
-		n, err = s.execCount(ctx, "complete", s.queries.completeAbsent, key, token, now, now, now)
-		if err != nil {
-			return err
-		}
-	}
-	s.claims.finish(key, c, token, true)
-	if n == 0 {
-		return ErrLeaseLost
+	if token == "" {
+		return skyvern.ErrLeaseLost
 	}
 	return nil
 }
 
-// Release gives key back after the caller's processing failed, so that the
-// next delivery of the event can claim it at once. It returns ErrNotClaimed
-// when this Store does not hold key and ErrLeaseLost when another worker
-// took the key over (its claim is left alone). While another goroutine of
-// this Store still holds the key (see Complete), Release leaves the claim to
-// it and returns nil. After an error from the database the claim is no
-// longer this Store's; it lapses when its lease expires.
-func (s *Store) Release(ctx context.Context, key string) error {
-	if err := validateKey(key); err != nil {
+// Renew restarts the lease of the claim token holds on key, in one
+// statement. It returns [skyvern.ErrLeaseLost] when token does not hold
+// key, or when its lease already expired (even if nobody took the key
+// over: renew at least every third of the lease, as the webhook handler
+// does).
+func (s *Store) Renew(ctx context.Context, key, token string) error {
+	if err := checkClaim(key, token); err != nil {
 		return err
 	}
-	c, token, holders, lost := s.claims.lookup(key)
-	switch {
-	case c == nil:
-		return ErrNotClaimed
-	case lost:
-		s.claims.finish(key, c, token, false)
-		return ErrLeaseLost
-	case holders > 1:
-		s.claims.finish(key, c, token, false)
-		return nil
+	now := s.nowMS()
+	return s.execHeld(ctx, "renew", s.queries.renew, now+s.lease.Milliseconds(), now, key, token, now)
+}
+
+// execHeld runs a statement guarded by a claim token: changing no row means
+// the token does not hold the key.
+func (s *Store) execHeld(ctx context.Context, op, query string, args ...any) error {
+	n, err := s.execCount(ctx, op, query, args...)
+	if err == nil && n == 0 {
+		return skyvern.ErrLeaseLost
 	}
-	// The last holder leaves before deleting the row. Once the row is gone,
-	// another goroutine of this Store may claim the key afresh; were this
-	// holder still registered, that claim would count it as a co-holder,
-	// and its own Release would then leave the row to a holder that is no
-	// longer there, blocking the event for a whole lease.
-	s.claims.finish(key, c, token, false)
+	return err
+}
+
+// Complete records key as done by the claim token after the caller's
+// processing succeeded, so that no later Claim acquires it, in one
+// statement. It returns [skyvern.ErrLeaseLost] when another worker took the
+// key over after this claim's lease expired (or completed it). A claim
+// whose lease expired but that nobody took over still completes, and so
+// does one whose row is gone (Cleanup removed the stale claim, or the
+// worker that took it over released it). After an error from the database,
+// calling Complete again is safe.
+func (s *Store) Complete(ctx context.Context, key, token string) error {
+	if err := checkClaim(key, token); err != nil {
+		return err
+	}
+	now := s.nowMS()
+	return s.execHeld(ctx, "complete", s.queries.complete, key, token, now, now, now)
+}
+
+// Release gives key back after the processing under token failed, so that
+// the next delivery of the event can claim it at once. It returns
+// [skyvern.ErrLeaseLost] when another worker holds or completed the key;
+// its claim is left alone. Releasing a key that is already free, or that
+// token completed, changes nothing and returns nil.
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	if err := checkClaim(key, token); err != nil {
+		return err
+	}
 	n, err := s.execCount(ctx, "release", s.queries.release, key, token)
-	if err != nil {
+	if err != nil || n > 0 {
 		return err
 	}
-	if n == 0 {
-		// Nothing deleted: either the key is already free (a repeated
-		// Release, or Cleanup removed the stale claim), which is what the
-		// caller wanted, or another worker has it.
-		var doneAt sql.NullInt64
-		err = s.db.QueryRowContext(ctx, s.queries.state, key).Scan(&doneAt)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return fmt.Errorf("sqlstore: release: %w", err)
-		default:
-			return ErrLeaseLost
-		}
+	// Nothing deleted, which is rare: the key is already free (a repeated
+	// Release, or Cleanup removed the stale claim), or this token completed
+	// it, or another worker has it.
+	var holder string
+	err = s.db.QueryRowContext(ctx, s.queries.holder, key).Scan(&holder)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("sqlstore: release: %w", err)
+	case holder != token:
+		return skyvern.ErrLeaseLost
 	}
 	return nil
 }

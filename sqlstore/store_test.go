@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,165 +13,105 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/skyverntest"
 	"github.com/skyvern-go/skyvern/sqlstore"
 )
 
-const testLease = time.Minute
-
-// step is one call in a scripted sequence: a Store ("a" or "b") claims,
-// completes or releases the case's key, or the shared clock moves.
-type step struct {
-	store   string
-	op      string
-	advance time.Duration
-	want    skyvern.ClaimResult
-	wantErr error
-}
-
-func claim(store string, want skyvern.ClaimResult) step {
-	return step{store: store, op: "claim", want: want}
-}
-func complete(store string, wantErr error) step {
-	return step{store: store, op: "complete", wantErr: wantErr}
-}
-func release(store string, wantErr error) step {
-	return step{store: store, op: "release", wantErr: wantErr}
-}
-func advance(d time.Duration) step { return step{op: "advance", advance: d} }
-
-func TestStoreStateTransitions(t *testing.T) {
+// TestStoreConformance runs the SDK's store suite against a Store on each
+// driver, whatever driverEnv says, each case on a table of its own.
+func TestStoreConformance(t *testing.T) {
 	t.Parallel()
-	db := openDB(t)
-	table := newTable(t, db)
-
-	const (
-		acquired = skyvern.ClaimAcquired
-		done     = skyvern.ClaimDone
-		busy     = skyvern.ClaimBusy
-	)
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"absent key is acquired", []step{claim("a", acquired)}},
-		{"held key is busy for everyone", []step{
-			claim("a", acquired), claim("b", busy), claim("a", busy),
-		}},
-		{"completed key is done for everyone", []step{
-			claim("a", acquired), complete("a", nil), claim("b", done), claim("a", done),
-		}},
-		{"completed key stays done long after its lease", []step{
-			claim("a", acquired), complete("a", nil), advance(100 * testLease), claim("b", done),
-		}},
-		{"released key can be claimed at once", []step{
-			claim("a", acquired), release("a", nil), claim("b", acquired), complete("b", nil), claim("a", done),
-		}},
-		{"released key can be claimed again by the same store", []step{
-			claim("a", acquired), release("a", nil), claim("a", acquired), complete("a", nil),
-		}},
-		{"complete and release need a claim", []step{
-			complete("a", sqlstore.ErrNotClaimed), release("a", sqlstore.ErrNotClaimed), claim("b", acquired),
-		}},
-		{"another store's claim cannot be completed or released", []step{
-			claim("a", acquired), complete("b", sqlstore.ErrNotClaimed), release("b", sqlstore.ErrNotClaimed), claim("b", busy),
-		}},
-		{"second complete is refused", []step{
-			claim("a", acquired), complete("a", nil), complete("a", sqlstore.ErrNotClaimed), release("a", sqlstore.ErrNotClaimed), claim("b", done),
-		}},
-		{"lease holds until its last millisecond", []step{
-			claim("a", acquired), advance(testLease - time.Millisecond), claim("b", busy),
-			advance(time.Millisecond), claim("b", acquired),
-		}},
-		{"expired lease is taken over and the old holder cannot complete", []step{
-			claim("a", acquired), advance(testLease), claim("b", acquired),
-			complete("a", sqlstore.ErrLeaseLost), claim("a", busy), complete("b", nil), claim("a", done),
-		}},
-		{"old holder's release leaves the new claim alone", []step{
-			claim("a", acquired), advance(testLease), claim("b", acquired),
-			release("a", sqlstore.ErrLeaseLost), claim("a", busy), complete("b", nil), claim("a", done),
-		}},
-		{"old holder cannot complete a key the new holder completed", []step{
-			claim("a", acquired), advance(testLease), claim("b", acquired), complete("b", nil),
-			complete("a", sqlstore.ErrLeaseLost), claim("a", done),
-		}},
-		{"expired lease nobody took over still completes", []step{
-			claim("a", acquired), advance(3 * testLease), complete("a", nil), claim("b", done),
-		}},
-		{"expired lease nobody took over still releases", []step{
-			claim("a", acquired), advance(3 * testLease), release("a", nil), claim("b", acquired),
-		}},
-		{"old holder's success is recorded after the new holder released", []step{
-			claim("a", acquired), advance(testLease), claim("b", acquired), release("b", nil),
-			complete("a", nil), claim("b", done),
-		}},
-		{"taken-over key can be taken over again", []step{
-			claim("a", acquired), advance(testLease), claim("b", acquired), advance(testLease),
-			claim("a", acquired), complete("b", sqlstore.ErrLeaseLost), complete("a", nil), claim("b", done),
-		}},
-		// One Store, two goroutines: the second takes over the first's
-		// expired claim, and the two share it.
-		{"same store takeover: first release leaves the key to the other holder", []step{
-			claim("a", acquired), advance(testLease), claim("a", acquired),
-			release("a", nil), claim("b", busy), complete("a", nil), claim("b", done),
-		}},
-		{"same store takeover: first complete records the event, second learns it lost", []step{
-			claim("a", acquired), advance(testLease), claim("a", acquired),
-			complete("a", nil), claim("b", done), complete("a", sqlstore.ErrLeaseLost), complete("a", sqlstore.ErrNotClaimed),
-		}},
-		{"same store takeover: both release, the key is free", []step{
-			claim("a", acquired), advance(testLease), claim("a", acquired),
-			release("a", nil), release("a", nil), release("a", sqlstore.ErrNotClaimed), claim("b", acquired),
-		}},
-		{"same store takeover: all local holders lose to another store", []step{
-			claim("a", acquired), advance(testLease), claim("a", acquired), advance(testLease), claim("b", acquired),
-			complete("a", sqlstore.ErrLeaseLost), release("a", sqlstore.ErrLeaseLost), complete("b", nil), claim("a", done),
-		}},
-		{"same store takeover: a new claim after a lost one is usable", []step{
-			claim("a", acquired), advance(testLease), claim("a", acquired), advance(testLease), claim("b", acquired),
-			complete("a", sqlstore.ErrLeaseLost), release("b", nil), claim("a", acquired), complete("a", nil), claim("b", done),
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	testDSN(t)
+	for env, driverName := range drivers {
+		t.Run(env, func(t *testing.T) {
 			t.Parallel()
-			clock := newFakeClock()
-			stores := map[string]*sqlstore.Store{}
-			for _, name := range []string{"a", "b"} {
-				s, err := sqlstore.New(db, sqlstore.WithTable(table), sqlstore.WithLease(testLease), sqlstore.WithClock(clock.Now))
+			db := openDriverDB(t, driverName)
+			skyverntest.TestIdempotencyStore(t, func(t *testing.T, cfg skyverntest.StoreConfig) skyvern.IdempotencyStore {
+				s, err := sqlstore.New(db, sqlstore.WithTable(newTable(t, db)), sqlstore.WithLease(cfg.Lease), sqlstore.WithClock(cfg.Now))
 				require.NoError(t, err)
-				stores[name] = s
-			}
-			ctx := context.Background()
-			key := "run:" + tt.name
-			for i, st := range tt.steps {
-				where := fmt.Sprintf("step %d (%s %s)", i, st.store, st.op)
-				s := stores[st.store]
-				switch st.op {
-				case "advance":
-					clock.Advance(st.advance)
-				case "claim":
-					got, err := s.Claim(ctx, key)
-					require.NoError(t, err, where)
-					assert.Equal(t, st.want, got, where)
-				case "complete":
-					assertErrorIs(t, st.wantErr, s.Complete(ctx, key), where)
-				case "release":
-					assertErrorIs(t, st.wantErr, s.Release(ctx, key), where)
-				default:
-					t.Fatalf("%s: unknown op", where)
-				}
-			}
+				return s
+			})
 		})
 	}
 }
 
-func assertErrorIs(t *testing.T, want, got error, where string) {
+// mustClaim claims key on s and requires want.
+func mustClaim(t *testing.T, s skyvern.IdempotencyStore, key string, want skyvern.ClaimResult) skyvern.Claim {
 	t.Helper()
-	if want == nil {
-		assert.NoError(t, got, where)
-		return
+	c, err := s.Claim(context.Background(), key)
+	require.NoError(t, err)
+	require.Equal(t, want, c.Result, key)
+	return c
+}
+
+// TestStoreLeaseBoundary: a claim holds for exactly its lease, to the
+// millisecond the table stores.
+func TestStoreLeaseBoundary(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	clock := newFakeClock()
+	s, err := sqlstore.New(db, sqlstore.WithTable(newTable(t, db)), sqlstore.WithLease(time.Minute), sqlstore.WithClock(clock.Now))
+	require.NoError(t, err)
+	mustClaim(t, s, "k", skyvern.ClaimAcquired)
+	clock.Advance(time.Minute - time.Millisecond)
+	mustClaim(t, s, "k", skyvern.ClaimBusy)
+	clock.Advance(time.Millisecond)
+	mustClaim(t, s, "k", skyvern.ClaimAcquired)
+}
+
+// TestStoreAnyReplicaFinishesAClaim: a claim is its token, not the Store
+// value that made it, so a replica may complete or release what another
+// claimed, and a Store keeps no claims of its own.
+func TestStoreAnyReplicaFinishesAClaim(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	table := newTable(t, db)
+	newStore := func() *sqlstore.Store {
+		s, err := sqlstore.New(openDB(t), sqlstore.WithTable(table))
+		require.NoError(t, err)
+		return s
 	}
-	assert.ErrorIs(t, got, want, where)
+	a, b := newStore(), newStore()
+	ctx := context.Background()
+
+	c := mustClaim(t, a, "released", skyvern.ClaimAcquired)
+	require.NoError(t, b.Renew(ctx, "released", c.Token))
+	require.NoError(t, b.Release(ctx, "released", c.Token))
+	mustClaim(t, a, "released", skyvern.ClaimAcquired)
+
+	c = mustClaim(t, a, "completed", skyvern.ClaimAcquired)
+	require.NoError(t, b.Complete(ctx, "completed", c.Token))
+	mustClaim(t, a, "completed", skyvern.ClaimDone)
+	total, done := rowCount(t, db, table)
+	assert.Equal(t, 2, total)
+	assert.Equal(t, 1, done)
+}
+
+// TestStoreRoundTrips: every answer of Claim, a duplicate's included, and
+// every Renew and Complete, and a Release of a held key take one statement.
+func TestStoreRoundTrips(t *testing.T) {
+	t.Parallel()
+	var statements atomic.Int32
+	db := hookedDB(t, func(string) { statements.Add(1) })
+	s, err := sqlstore.New(db, sqlstore.WithTable(newTable(t, openDB(t))))
+	require.NoError(t, err)
+	ctx := context.Background()
+	counted := func(what string, call func()) {
+		t.Helper()
+		before := statements.Load()
+		call()
+		assert.Equal(t, int32(1), statements.Load()-before, "statements for %s", what)
+	}
+	var c skyvern.Claim
+	counted("a new key's claim", func() { c = mustClaim(t, s, "k", skyvern.ClaimAcquired) })
+	counted("a busy key's claim", func() { mustClaim(t, s, "k", skyvern.ClaimBusy) })
+	counted("a renewal", func() { require.NoError(t, s.Renew(ctx, "k", c.Token)) })
+	counted("a stale renewal", func() { require.ErrorIs(t, s.Renew(ctx, "k", c.Token+"x"), skyvern.ErrLeaseLost) })
+	counted("a completion", func() { require.NoError(t, s.Complete(ctx, "k", c.Token)) })
+	counted("a stale completion", func() { require.ErrorIs(t, s.Complete(ctx, "k", c.Token+"x"), skyvern.ErrLeaseLost) })
+	counted("a done key's claim", func() { mustClaim(t, s, "k", skyvern.ClaimDone) })
+	c = mustClaim(t, s, "r", skyvern.ClaimAcquired)
+	counted("a release", func() { require.NoError(t, s.Release(ctx, "r", c.Token)) })
 }
 
 // TestStoreKeyEdgeCases stores keys at the limits of what ErrInvalidKey
@@ -188,13 +128,9 @@ func TestStoreKeyEdgeCases(t *testing.T) {
 		"wr_486305187432193504:completed",
 		"ключ-✓-'quoted'-\"double\"-; DROP TABLE x; --",
 	} {
-		got, err := s.Claim(ctx, key)
-		require.NoError(t, err)
-		require.Equal(t, skyvern.ClaimAcquired, got)
-		require.NoError(t, s.Complete(ctx, key))
-		got, err = s.Claim(ctx, key)
-		require.NoError(t, err)
-		assert.Equal(t, skyvern.ClaimDone, got)
+		c := mustClaim(t, s, key, skyvern.ClaimAcquired)
+		require.NoError(t, s.Complete(ctx, key, c.Token))
+		mustClaim(t, s, key, skyvern.ClaimDone)
 	}
 	total, done := rowCount(t, db, table)
 	assert.Equal(t, 3, total)
@@ -211,23 +147,18 @@ func TestStoreCleanup(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	}
-	a, longLease, b := newStore(testLease), newStore(10*time.Hour), newStore(testLease)
+	a, longLease, b := newStore(time.Minute), newStore(10*time.Hour), newStore(time.Minute)
 	ctx := context.Background()
-	mustClaim := func(s *sqlstore.Store, key string) {
-		t.Helper()
-		got, err := s.Claim(ctx, key)
-		require.NoError(t, err)
-		require.Equal(t, skyvern.ClaimAcquired, got, key)
-	}
+	const acquired = skyvern.ClaimAcquired
 
-	mustClaim(a, "done-old")
-	require.NoError(t, a.Complete(ctx, "done-old"))
-	mustClaim(a, "abandoned-old")
-	mustClaim(longLease, "claimed-old-unexpired")
+	c := mustClaim(t, a, "done-old", acquired)
+	require.NoError(t, a.Complete(ctx, "done-old", c.Token))
+	abandoned := mustClaim(t, a, "abandoned-old", acquired)
+	unexpired := mustClaim(t, longLease, "claimed-old-unexpired", acquired)
 	clock.Advance(2 * time.Hour)
-	mustClaim(a, "done-new")
-	require.NoError(t, a.Complete(ctx, "done-new"))
-	mustClaim(a, "claimed-new")
+	c = mustClaim(t, a, "done-new", acquired)
+	require.NoError(t, a.Complete(ctx, "done-new", c.Token))
+	recent := mustClaim(t, a, "claimed-new", acquired)
 
 	n, err := b.Cleanup(ctx, time.Hour)
 	require.NoError(t, err)
@@ -236,30 +167,22 @@ func TestStoreCleanup(t *testing.T) {
 	assert.Equal(t, 3, total)
 	assert.Equal(t, 1, done)
 
+	// The abandoned claim's row is gone; should its worker still report
+	// success, that is recorded.
+	assert.ErrorIs(t, a.Renew(ctx, "abandoned-old", abandoned.Token), skyvern.ErrLeaseLost)
+	require.NoError(t, a.Complete(ctx, "abandoned-old", abandoned.Token))
 	want := map[string]skyvern.ClaimResult{
 		"done-old":              skyvern.ClaimAcquired,
-		"abandoned-old":         skyvern.ClaimAcquired,
+		"abandoned-old":         skyvern.ClaimDone,
 		"claimed-old-unexpired": skyvern.ClaimBusy,
 		"done-new":              skyvern.ClaimDone,
 		"claimed-new":           skyvern.ClaimBusy,
 	}
 	for key, wantResult := range want {
-		got, err := b.Claim(ctx, key)
-		require.NoError(t, err)
-		assert.Equal(t, wantResult, got, key)
+		mustClaim(t, b, key, wantResult)
 	}
-
-	// a's own Cleanup forgets its abandoned claim, which another store's
-	// Cleanup already deleted from the table.
-	n, err = a.Cleanup(ctx, time.Hour)
-	require.NoError(t, err)
-	assert.Equal(t, int64(0), n)
-	assert.ErrorIs(t, a.Complete(ctx, "abandoned-old"), sqlstore.ErrNotClaimed)
-	assert.NoError(t, a.Complete(ctx, "claimed-new"), "a recent claim is kept")
-	n, err = longLease.Cleanup(ctx, time.Hour)
-	require.NoError(t, err)
-	assert.Equal(t, int64(0), n)
-	assert.NoError(t, longLease.Complete(ctx, "claimed-old-unexpired"), "an old claim whose lease runs is kept")
+	assert.NoError(t, a.Complete(ctx, "claimed-new", recent.Token), "a recent claim is kept")
+	assert.NoError(t, longLease.Complete(ctx, "claimed-old-unexpired", unexpired.Token), "an old claim whose lease runs is kept")
 }
 
 func TestStoreCreateSchemaConcurrently(t *testing.T) {
@@ -313,13 +236,9 @@ func TestStoreQualifiedQuotedTable(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.CreateSchema(ctx))
 
-	got, err := s.Claim(ctx, "k")
-	require.NoError(t, err)
-	require.Equal(t, skyvern.ClaimAcquired, got)
-	require.NoError(t, s.Complete(ctx, "k"))
-	got, err = s.Claim(ctx, "k")
-	require.NoError(t, err)
-	require.Equal(t, skyvern.ClaimDone, got)
+	c := mustClaim(t, s, "k", skyvern.ClaimAcquired)
+	require.NoError(t, s.Complete(ctx, "k", c.Token))
+	mustClaim(t, s, "k", skyvern.ClaimDone)
 
 	var stored int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM "`+schema+`"."Order" WHERE done_at_ms IS NOT NULL`).Scan(&stored))
@@ -349,7 +268,7 @@ func TestStoreDatabaseErrorsAreWrapped(t *testing.T) {
 // would let a caller mistake one outcome for another.
 func TestErrorsAreDistinct(t *testing.T) {
 	t.Parallel()
-	sentinels := []error{sqlstore.ErrInvalidOption, sqlstore.ErrInvalidTable, sqlstore.ErrInvalidKey, sqlstore.ErrNotClaimed, sqlstore.ErrLeaseLost, sql.ErrNoRows}
+	sentinels := []error{sqlstore.ErrInvalidOption, sqlstore.ErrInvalidTable, sqlstore.ErrInvalidKey, skyvern.ErrLeaseLost, sql.ErrNoRows}
 	for i, a := range sentinels {
 		for j, b := range sentinels {
 			assert.Equal(t, i == j, errors.Is(a, b), "%v is %v", a, b)

@@ -1,0 +1,15 @@
+package skyverntest_test
+
+import (
+	"testing"
+
+	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/skyverntest"
+)
+
+func TestIdempotencyStoreMemoryStore(t *testing.T) {
+	t.Parallel()
+	skyverntest.TestIdempotencyStore(t, func(_ *testing.T, cfg skyverntest.StoreConfig) skyvern.IdempotencyStore {
+		return skyvern.NewMemoryStore(skyvern.WithStoreLease(cfg.Lease), skyvern.WithStoreClock(cfg.Now))
+	})
+}
