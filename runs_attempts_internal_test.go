@@ -277,10 +277,10 @@ func TestStoreFilledBeforeUpgradeStillDedupes(t *testing.T) {
 	store := NewMemoryStore()
 	ctx := context.Background()
 	for _, key := range []string{"tsk_old:completed", "wr_old:failed"} {
-		res, err := store.Claim(ctx, key)
+		claim, err := store.Claim(ctx, key)
 		require.NoError(t, err)
-		require.Equal(t, ClaimAcquired, res)
-		require.NoError(t, store.Complete(ctx, key))
+		require.Equal(t, ClaimAcquired, claim.Result)
+		require.NoError(t, store.Complete(ctx, key, claim.Token))
 	}
 	var fn recordingFn
 	h := mustWebhook(t, testKey).Handler(fn.fn, WithIdempotencyStore(store))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -146,11 +147,12 @@ func NewHandler(wh *skyvern.Webhook, ins Inserter, opts ...Option) http.Handler 
 // done).
 type uniqueJobs struct{}
 
-func (uniqueJobs) Claim(context.Context, string) (skyvern.ClaimResult, error) {
-	return skyvern.ClaimAcquired, nil
+func (uniqueJobs) Claim(context.Context, string) (skyvern.Claim, error) {
+	return skyvern.Claim{Result: skyvern.ClaimAcquired, Token: "river", Lease: time.Hour}, nil
 }
-func (uniqueJobs) Complete(context.Context, string) error { return nil }
-func (uniqueJobs) Release(context.Context, string) error  { return nil }
+func (uniqueJobs) Renew(context.Context, string, string) error    { return nil }
+func (uniqueJobs) Complete(context.Context, string, string) error { return nil }
+func (uniqueJobs) Release(context.Context, string, string) error  { return nil }
 
 // Worker is the River worker of EventArgs jobs. It decodes the payload and
 // calls the processing function; an error (or a panic, which River
