@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 const maxBulkCancel = 100
@@ -19,7 +20,7 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	f := newFields(obj, "body")
-	switch v, present := obj.get("run_ids"); {
+	switch v, present := obj.Get("run_ids"); {
 	case !present:
 		f.fail("run_ids", "missing", "Field required", obj)
 	case isNull(v):
@@ -30,7 +31,7 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		writeValidation(w, f.errs)
 		return
 	}
-	cancelled, failed := jsonArray{}, jsonArray{}
+	cancelled, failed := pyjson.Array{}, pyjson.Array{}
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if seen[id] {
@@ -40,14 +41,14 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		rec := httptest.NewRecorder()
 		s.handleCancelRun(rec, r, &call{route: RouteCancelRun, params: []string{id}, apiKey: c.apiKey})
 		if rec.Code == http.StatusOK {
-			cancelled = append(cancelled, jsonString(id))
+			cancelled = append(cancelled, pyjson.String(id))
 		} else {
-			failed = append(failed, jsonString(id))
+			failed = append(failed, pyjson.String(id))
 		}
 	}
-	out := newObject()
-	out.set("cancelled", cancelled)
-	out.set("failed", failed)
+	out := pyjson.NewObject()
+	out.Set("cancelled", cancelled)
+	out.Set("failed", failed)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -91,9 +92,9 @@ func maxStepsHeader(r *http.Request) (*int, []validationError) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	n, typ, msg := laxInt(jsonString(raw[0]))
+	n, typ, msg := laxInt(pyjson.String(raw[0]))
 	if typ != "" {
-		return nil, []validationError{{Type: typ, Loc: []any{"header", "x-max-steps-override"}, Msg: msg, Input: jsonString(raw[0])}}
+		return nil, []validationError{{Type: typ, Loc: []any{"header", "x-max-steps-override"}, Msg: msg, Input: pyjson.String(raw[0])}}
 	}
 	return &n, nil
 }
@@ -104,7 +105,7 @@ type blockRun struct {
 	req       *workflowRunRequest
 	blockType string
 	title     string
-	block     *jsonObject
+	block     *pyjson.Object
 }
 
 // parseBlockRunSettings reads the fields of Skyvern's RunBlockRequest base
@@ -113,7 +114,7 @@ func parseBlockRunSettings(f *fields) *workflowRunRequest {
 	req := &workflowRunRequest{}
 	url := f.url("url")
 	req.WebhookURL = f.webhookURL("webhook_url")
-	req.ProxyLocation = f.proxy("proxy_location", jsonString(skyvern.ProxyResidential))
+	req.ProxyLocation = f.proxy("proxy_location", pyjson.String(skyvern.ProxyResidential))
 	req.TOTPIdentifier = f.str("totp_identifier")
 	req.TOTPURL = f.url("totp_url")
 	req.BrowserSessionID = f.str("browser_session_id")
@@ -123,16 +124,16 @@ func parseBlockRunSettings(f *fields) *workflowRunRequest {
 	req.ExtraHTTPHeaders = optionalObject(f.stringMap("extra_http_headers"))
 	req.CDPConnectHeaders = optionalObject(f.stringMap("cdp_connect_headers"))
 	req.MaxScreenshotScrolls = clampScrolls(f.integer("max_screenshot_scrolling_times"))
-	req.Parameters = newObject()
+	req.Parameters = pyjson.NewObject()
 	if url != nil {
-		req.Parameters.(*jsonObject).set("url", jsonString(*url))
+		req.Parameters.(*pyjson.Object).Set("url", pyjson.String(*url))
 	}
 	return req
 }
 
 // endBlockRequest finishes validating a block-run body and writes the
 // error answer, if any; it reports whether the request may go on.
-func endBlockRequest(w http.ResponseWriter, f *fields, obj *jsonObject, req *workflowRunRequest) bool {
+func endBlockRequest(w http.ResponseWriter, f *fields, obj *pyjson.Object, req *workflowRunRequest) bool {
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		err.write(w)
 		return false
@@ -152,7 +153,7 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 	f := newFields(obj, "body")
 	req := parseBlockRunSettings(f)
 	credType := f.enum("credential_type", []string{"skyvern", "bitwarden", "1password", "azure_vault"})
-	if _, present := obj.get("credential_type"); !present {
+	if _, present := obj.Get("credential_type"); !present {
 		f.fail("credential_type", "missing", "Field required", obj)
 	}
 	prompt := f.str("prompt")
@@ -182,11 +183,11 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 			return
 		}
 	}
-	block := newObject()
-	block.set("block_type", jsonString("login"))
-	block.set("label", jsonString("login"))
+	block := pyjson.NewObject()
+	block.Set("block_type", pyjson.String("login"))
+	block.Set("label", pyjson.String("login"))
 	if prompt != nil {
-		block.set("navigation_goal", jsonString(*prompt))
+		block.Set("navigation_goal", pyjson.String(*prompt))
 	}
 	s.startBlockRun(w, c, blockRun{req: req, blockType: "login", title: "Login", block: block})
 }
@@ -205,10 +206,10 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	if !endBlockRequest(w, f, obj, req) {
 		return
 	}
-	block := newObject()
-	block.set("block_type", jsonString("file_download"))
-	block.set("label", jsonString("download_files"))
-	block.set("navigation_goal", jsonString(goal))
+	block := pyjson.NewObject()
+	block.Set("block_type", pyjson.String("file_download"))
+	block.Set("label", pyjson.String("download_files"))
+	block.Set("navigation_goal", pyjson.String(goal))
 	s.startBlockRun(w, c, blockRun{req: req, blockType: "file_download", title: "Download Files", block: block})
 }
 
@@ -218,12 +219,12 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	s.mu.Lock()
 	now := s.now()
 	wpid := s.ids.next("wpid")
-	if u, ok := br.req.Parameters.(*jsonObject).get("url"); ok {
-		br.block.set("url", u)
+	if u, ok := br.req.Parameters.(*pyjson.Object).Get("url"); ok {
+		br.block.Set("url", u)
 	}
 	wf := &workflowWire{
 		WorkflowID: s.ids.next("w"), OrganizationID: s.orgID, Title: br.title, WorkflowPermanentID: wpid, Version: 1,
-		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: jsonArray{}, Blocks: jsonArray{br.block}},
+		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: pyjson.Array{}, Blocks: pyjson.Array{br.block}},
 		Status:             "published", RunWith: "agent", AIFallback: true,
 		CreatedAt: skyvern.NewTime(now), ModifiedAt: skyvern.NewTime(now), AgentID: wpid,
 	}
