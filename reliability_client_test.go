@@ -122,6 +122,7 @@ func (v violations) check(t *testing.T, what string) {
 }
 
 func TestReliabilityClientUnderFaults(t *testing.T) {
+	skipUnderShort(t, "1,200 client calls against a faulty server")
 	// Not parallel: goleak must see only this test's goroutines.
 	leakOpt := goleak.IgnoreCurrent()
 	const (
@@ -503,6 +504,7 @@ func resolutionFaults(seed uint64, share float64) func(skyverntest.Route) *skyve
 // reports what each call ended with, the runs the server holds, and what
 // resolution cost.
 func TestReliabilityClientResolution(t *testing.T) {
+	skipUnderShort(t, "two rounds of 400 faulted calls")
 	const (
 		calls      = 400
 		workers    = 8

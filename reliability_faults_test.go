@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/skyvern-go/skyvern"
@@ -22,6 +23,15 @@ import (
 // sequence of choices is fixed; which call meets which choice depends on
 // goroutine scheduling.
 const reliabilitySeed = 20260131
+
+// skipUnderShort skips a long reliability suite under -short, so that a
+// quick local run stays quick; CI runs without -short and so runs them all.
+func skipUnderShort(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("long reliability suite: " + why)
+	}
+}
 
 // callIDHeader carries a call's id to the fake's request log.
 const callIDHeader = "X-Call-ID"

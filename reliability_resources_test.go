@@ -142,6 +142,7 @@ func streamingServer(t *testing.T, status int, contentType string, withLength bo
 }
 
 func TestReliabilityResourceBounds(t *testing.T) {
+	skipUnderShort(t, "streams 100 MiB hostile bodies")
 	// Not parallel: the heap figures must not include other tests' work.
 	ctx := context.Background()
 	var lines []string

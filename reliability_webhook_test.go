@@ -209,6 +209,7 @@ type webhookRun struct {
 }
 
 func TestReliabilityWebhooks(t *testing.T) {
+	skipUnderShort(t, "450 runs whose webhooks fail and are replayed")
 	t.Parallel()
 	const (
 		runs           = 450
@@ -612,6 +613,7 @@ func (p *retryPlan) final() (key string, interims []string) {
 // exactly once by fn, every interim one exactly once by the interim hook,
 // and fn must never see an interim delivery.
 func TestReliabilityRetriedWorkflowWebhooks(t *testing.T) {
+	skipUnderShort(t, "320 retried workflow runs and their webhooks")
 	t.Parallel()
 	const (
 		runs           = 320

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/skyvern-go/skyvern/internal/boundedread"
 )
 
 // apiCall describes one logical API call; do turns it into one or more
@@ -292,8 +294,8 @@ func readLimited(r io.Reader, contentLength, limit int64) ([]byte, error) {
 	if contentLength > 0 {
 		first = int(min(contentLength, 1<<30)) + 1
 	}
-	body, err := readAll(io.LimitReader(r, limit+1), first, limit)
-	if errors.Is(err, errOverLimit) {
+	body, err := boundedread.ReadAll(io.LimitReader(r, limit+1), first, limit)
+	if errors.Is(err, boundedread.ErrOverLimit) {
 		return nil, fmt.Errorf("%w: body exceeds the limit of %d bytes", ErrResponseTooLarge, limit)
 	}
 	return body, err

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+
+	"github.com/skyvern-go/skyvern/internal/boundedread"
 )
 
 // DefaultMemoryBodyBytes is how much of a webhook body a handler holds in
@@ -209,15 +211,15 @@ func (rc *receiver) readBody(rw http.ResponseWriter, r *http.Request, mac io.Wri
 		if r.ContentLength >= 0 {
 			first = int(min(r.ContentLength, 1<<20)) + 1
 		}
-		mem, err := readAll(src, first, memLimit)
+		mem, err := boundedread.ReadAll(src, first, memLimit)
 		if err == nil {
 			return &receivedBody{mem: mem, size: int64(len(mem))}, nil
 		}
-		var partial *overLimitError
+		var partial *boundedread.OverLimitError
 		if !errors.As(err, &partial) {
 			return nil, err
 		}
-		head = partial.pieces
+		head = partial.Pieces
 	}
 	return rc.spill(head, src)
 }

@@ -541,25 +541,3 @@ func TestHandlerAnswers408OnServerReadTimeout(t *testing.T) {
 	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
 	assert.Zero(t, c.calls.Load())
 }
-
-// A body that outgrows the memory limit is carried on to disk, so readAll
-// must hand back every byte it took from the reader.
-func TestReadAllKeepsWhatItReadOverTheLimit(t *testing.T) {
-	t.Parallel()
-	data := make([]byte, 3*maxReadPiece+7)
-	for i := range data {
-		data[i] = byte(i * 13)
-	}
-	for _, limit := range []int64{0, 511, 512, 5000, 2*maxReadPiece + 1} {
-		r := bytes.NewReader(data)
-		_, err := readAll(r, 0, limit)
-		var over *overLimitError
-		require.ErrorAs(t, err, &over)
-		require.ErrorIs(t, err, errOverLimit)
-		got := bytes.Join(over.pieces, nil)
-		assert.Greater(t, int64(len(got)), limit)
-		rest, err := io.ReadAll(r)
-		require.NoError(t, err)
-		assert.True(t, bytes.Equal(data, append(got, rest...)), "limit %d: the pieces and the rest make the body", limit)
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // surfaceState holds what the runs surface beyond create/get/cancel keeps:
@@ -129,7 +130,7 @@ func (s *Server) handleGetRunArtifacts(w http.ResponseWriter, r *http.Request, c
 		return
 	}
 	s.mu.Lock()
-	list := jsonArray{}
+	list := pyjson.Array{}
 	for _, a := range s.surface.artifacts[c.params[0]] {
 		if len(types) > 0 && !containsString(types, a.wire.ArtifactType) {
 			continue
@@ -158,8 +159,8 @@ func (s *Server) recordingURLLocked(r *run) *string {
 
 // downloadedFilesLocked is the run's downloaded_files, with a signed URL
 // per download artifact, signed again on every read as the server does.
-func (s *Server) downloadedFilesLocked(r *run) jsonValue {
-	var files jsonArray
+func (s *Server) downloadedFilesLocked(r *run) pyjson.Value {
+	var files pyjson.Array
 	for _, a := range s.surface.artifacts[r.id] {
 		if a.wire.ArtifactType != string(skyvern.ArtifactTypeDownload) {
 			continue

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // Skyvern's retry-policy rules (skyvern/forge/sdk/workflow/retry_policy.py).
@@ -267,12 +268,12 @@ func (f *fields) retryPolicy(key string) *retryPolicyWire {
 		out.WebhookOnRetry = *m
 	}
 	if v, ok := p.lookup("retry_on"); ok && !isNull(v) {
-		list, isList := v.(jsonArray)
+		list, isList := v.(pyjson.Array)
 		if !isList {
 			p.fail("retry_on", "list_type", "Input should be a valid list", v)
 		}
 		for i, item := range list {
-			ruleObj, isObj := item.(*jsonObject)
+			ruleObj, isObj := item.(*pyjson.Object)
 			if !isObj {
 				p.errs = append(p.errs, validationError{Type: "model_attributes_type", Loc: append(p.at("retry_on"), i),
 					Msg: "Input should be a valid dictionary or object to extract fields from", Input: item})
@@ -283,7 +284,7 @@ func (f *fields) retryPolicy(key string) *retryPolicyWire {
 			rule := retryRuleWire{}
 			if st := rf.enum("status", runStatuses()); st != nil {
 				rule.Status = *st
-			} else if _, present := ruleObj.get("status"); !present {
+			} else if _, present := ruleObj.Get("status"); !present {
 				rf.errs = append(rf.errs, validationError{Type: "missing", Loc: rf.at("status"), Msg: "Field required", Input: ruleObj})
 			}
 			rule.ErrorCodes = rf.stringList("error_codes", 0)
@@ -298,9 +299,9 @@ func (f *fields) retryPolicy(key string) *retryPolicyWire {
 // forbidExtra refuses keys other than allowed, as a Pydantic model with
 // extra="forbid" does.
 func (f *fields) forbidExtra(allowed ...string) {
-	for _, m := range f.obj.members {
-		if !slices.Contains(allowed, m.key) {
-			f.fail(m.key, "extra_forbidden", "Extra inputs are not permitted", m.val)
+	for _, m := range f.obj.Members() {
+		if !slices.Contains(allowed, m.Key) {
+			f.fail(m.Key, "extra_forbidden", "Extra inputs are not permitted", m.Value)
 		}
 	}
 }
@@ -312,23 +313,23 @@ func (f *fields) stringList(key string, limit int) []string {
 	if !ok || isNull(v) {
 		return nil
 	}
-	list, isList := v.(jsonArray)
+	list, isList := v.(pyjson.Array)
 	if !isList {
 		f.fail(key, "list_type", "Input should be a valid list", v)
 		return nil
 	}
 	if limit > 0 && len(list) > limit {
-		ctx := newObject()
-		ctx.set("field_type", jsonString("List"))
-		ctx.set("max_length", jsonInt(fmt.Sprint(limit)))
-		ctx.set("actual_length", jsonInt(fmt.Sprint(len(list))))
+		ctx := pyjson.NewObject()
+		ctx.Set("field_type", pyjson.String("List"))
+		ctx.Set("max_length", pyjson.Int(fmt.Sprint(limit)))
+		ctx.Set("actual_length", pyjson.Int(fmt.Sprint(len(list))))
 		f.errs = append(f.errs, validationError{Type: "too_long", Loc: f.at(key),
 			Msg: fmt.Sprintf("List should have at most %d items after validation, not %d", limit, len(list)), Input: v, Ctx: ctx})
 		return nil
 	}
 	out := make([]string, 0, len(list))
 	for i, item := range list {
-		s, isStr := item.(jsonString)
+		s, isStr := item.(pyjson.String)
 		if !isStr {
 			f.errs = append(f.errs, validationError{Type: "string_type", Loc: append(f.at(key), i), Msg: "Input should be a valid string", Input: item})
 			continue

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // totpCodeWire is TOTPCode.
@@ -16,7 +17,7 @@ type totpCodeWire struct {
 	WorkflowRunID  *string      `json:"workflow_run_id"`
 	Source         *string      `json:"source"`
 	Content        string       `json:"content"`
-	ExpiredAt      jsonValue    `json:"expired_at"`
+	ExpiredAt      pyjson.Value `json:"expired_at"`
 	Type           *string      `json:"type"`
 	TOTPCodeID     string       `json:"totp_code_id"`
 	Code           string       `json:"code"`
@@ -82,7 +83,7 @@ func (s *Server) handleSendTOTPCode(w http.ResponseWriter, _ *http.Request, c *c
 		return
 	}
 	if expiredAt == nil {
-		expiredAt = jsonNull{}
+		expiredAt = pyjson.Null{}
 	}
 	now := skyvern.NewTime(s.now())
 	rec := &totpCodeWire{
@@ -98,17 +99,17 @@ func (s *Server) handleSendTOTPCode(w http.ResponseWriter, _ *http.Request, c *c
 // writeSanitizedValidation writes a 422 whose items keep only loc, msg and
 // type, as Skyvern does on its /v1/credentials routes.
 func writeSanitizedValidation(w http.ResponseWriter, errs []validationError) {
-	list := make(jsonArray, len(errs))
+	list := make(pyjson.Array, len(errs))
 	for i, e := range errs {
-		full := e.value().(*jsonObject)
-		item := newObject()
+		full := e.value().(*pyjson.Object)
+		item := pyjson.NewObject()
 		for _, k := range []string{"loc", "msg", "type"} {
-			v, _ := full.get(k)
-			item.set(k, v)
+			v, _ := full.Get(k)
+			item.Set(k, v)
 		}
 		list[i] = item
 	}
-	obj := newObject()
-	obj.set("detail", list)
+	obj := pyjson.NewObject()
+	obj.Set("detail", list)
 	writeJSON(w, http.StatusUnprocessableEntity, obj)
 }

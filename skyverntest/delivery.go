@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // Skyvern's delivery rules (services/webhook_delivery.py).
@@ -59,7 +60,7 @@ func (s *Server) pendingDeliveryLocked(r *run) *pendingDelivery {
 	d := &pendingDelivery{
 		runID:       r.id,
 		url:         r.webhookURL,
-		body:        encodeJSON(s.webhookPayloadLocked(r, false), modeWebhook),
+		body:        pyjson.Encode(s.webhookPayloadLocked(r, false), pyjson.Webhook),
 		key:         r.signingKey,
 		completedV2: r.runType == skyvern.RunTypeTaskV2 && r.status == skyvern.RunStatusCompleted,
 		calls:       1,
@@ -364,7 +365,7 @@ func (s *Server) handleRetryWebhook(w http.ResponseWriter, req *http.Request, c 
 		target, herr = replayTarget(r, override)
 	}
 	if herr == nil {
-		body = encodeJSON(s.webhookPayloadLocked(r, true), modeWebhook)
+		body = pyjson.Encode(s.webhookPayloadLocked(r, true), pyjson.Webhook)
 	}
 	s.mu.Unlock()
 	if herr != nil {
@@ -380,25 +381,25 @@ func (s *Server) handleRetryWebhook(w http.ResponseWriter, req *http.Request, c 
 	res := s.send(ctx, target, body, ts, sig, s.cfg.replayTimeout)
 	s.recordAttempt(newAttempt(id, target, 1, true, body, sentAt, &res))
 
-	headers := newObject()
-	headers.set(skyvern.TimestampHeader, jsonString(ts))
-	headers.set(skyvern.SignatureHeader, jsonString(sig))
-	headers.set("Content-Type", jsonString("application/json"))
-	out := newObject()
-	out.set("run_id", jsonString(id))
-	out.set("run_type", jsonString(r.runType))
-	out.set("default_webhook_url", stringValue(optionalString(r.webhookURL)))
-	out.set("target_webhook_url", jsonString(target))
-	out.set("payload", jsonString(body))
-	out.set("headers", headers)
+	headers := pyjson.NewObject()
+	headers.Set(skyvern.TimestampHeader, pyjson.String(ts))
+	headers.Set(skyvern.SignatureHeader, pyjson.String(sig))
+	headers.Set("Content-Type", pyjson.String("application/json"))
+	out := pyjson.NewObject()
+	out.Set("run_id", pyjson.String(id))
+	out.Set("run_type", pyjson.String(r.runType))
+	out.Set("default_webhook_url", stringValue(optionalString(r.webhookURL)))
+	out.Set("target_webhook_url", pyjson.String(target))
+	out.Set("payload", pyjson.String(body))
+	out.Set("headers", headers)
 	if res.errType != "" {
-		out.set("status_code", jsonNull{})
+		out.Set("status_code", pyjson.Null{})
 	} else {
-		out.set("status_code", jsonInt(strconv.Itoa(res.status)))
+		out.Set("status_code", pyjson.Int(strconv.Itoa(res.status)))
 	}
-	out.set("latency_ms", jsonInt(strconv.FormatInt(res.latency.Milliseconds(), 10)))
-	out.set("response_body", stringValue(truncateReplayBody(res.body)))
-	out.set("error", stringValue(s.replayError(&res)))
+	out.Set("latency_ms", pyjson.Int(strconv.FormatInt(res.latency.Milliseconds(), 10)))
+	out.Set("response_body", stringValue(truncateReplayBody(res.body)))
+	out.Set("error", stringValue(s.replayError(&res)))
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -451,9 +452,9 @@ func truncateReplayBody(b []byte) *string {
 	return &text
 }
 
-func stringValue(s *string) jsonValue {
+func stringValue(s *string) pyjson.Value {
 	if s == nil {
-		return jsonNull{}
+		return pyjson.Null{}
 	}
-	return jsonString(*s)
+	return pyjson.String(*s)
 }

@@ -11,6 +11,8 @@ import (
 	"path"
 	"strconv"
 	"time"
+
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // MaxUploadBytes is the largest file upload_file accepts, Skyvern's
@@ -66,14 +68,14 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	s.surface.uploads[id] = &uploadRecord{fileID: id, filename: name, content: content}
 	s.storage.put(key, content, "application/octet-stream")
-	out := newObject()
-	out.set("s3_uri", jsonString("s3://skyvern-uploads/"+key))
-	out.set("presigned_url", jsonString(s.storage.sign(key)))
-	out.set("file_id", jsonString(id))
+	out := pyjson.NewObject()
+	out.Set("s3_uri", pyjson.String("s3://skyvern-uploads/"+key))
+	out.Set("presigned_url", pyjson.String(s.storage.sign(key)))
+	out.Set("file_id", pyjson.String(id))
 	if retention != nil {
-		out.set("expires_at", jsonString(pydanticUTC(now.Add(time.Duration(*retention)*24*time.Hour))))
+		out.Set("expires_at", pyjson.String(pydanticUTC(now.Add(time.Duration(*retention)*24*time.Hour))))
 	} else {
-		out.set("expires_at", jsonNull{})
+		out.Set("expires_at", pyjson.Null{})
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
@@ -82,7 +84,7 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, c *cal
 // parseUpload reads the form as Starlette would, with FastAPI's 422 for a
 // missing file or a retention_days that is not an integer.
 func parseUpload(contentType string, body []byte) (name string, content []byte, retention *int, errs []validationError) {
-	missingFile := validationError{Type: "missing", Loc: []any{"body", "file"}, Msg: "Field required", Input: jsonNull{}}
+	missingFile := validationError{Type: "missing", Loc: []any{"body", "file"}, Msg: "Field required", Input: pyjson.Null{}}
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
 		return "", nil, nil, []validationError{missingFile}
@@ -95,11 +97,11 @@ func parseUpload(contentType string, body []byte) (name string, content []byte, 
 			break
 		}
 		if err != nil {
-			return "", nil, nil, []validationError{{Type: "value_error", Loc: []any{"body"}, Msg: "There was an error parsing the body", Input: jsonNull{}}}
+			return "", nil, nil, []validationError{{Type: "value_error", Loc: []any{"body"}, Msg: "There was an error parsing the body", Input: pyjson.Null{}}}
 		}
 		data, err := io.ReadAll(part)
 		if err != nil {
-			return "", nil, nil, []validationError{{Type: "value_error", Loc: []any{"body"}, Msg: "There was an error parsing the body", Input: jsonNull{}}}
+			return "", nil, nil, []validationError{{Type: "value_error", Loc: []any{"body"}, Msg: "There was an error parsing the body", Input: pyjson.Null{}}}
 		}
 		switch part.FormName() {
 		case "file":
@@ -110,7 +112,7 @@ func parseUpload(contentType string, body []byte) (name string, content []byte, 
 			n, convErr := strconv.Atoi(string(data))
 			if convErr != nil {
 				errs = append(errs, validationError{Type: "int_parsing", Loc: []any{"body", "retention_days"},
-					Msg: "Input should be a valid integer, unable to parse string as an integer", Input: jsonString(string(data))})
+					Msg: "Input should be a valid integer, unable to parse string as an integer", Input: pyjson.String(string(data))})
 				continue
 			}
 			retention = &n

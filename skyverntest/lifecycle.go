@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // Outcome describes how a run ends.
@@ -40,7 +41,7 @@ func Completed(output any) Outcome {
 // finish is an Outcome after validation.
 type finish struct {
 	status         skyvern.RunStatus
-	output         jsonValue
+	output         pyjson.Value
 	failureReason  string
 	stepCount      int
 	recordingURL   string
@@ -56,7 +57,7 @@ func (o Outcome) finish() (finish, error) {
 	if !st.IsTerminal() {
 		return finish{}, fmt.Errorf("%w: %q is not a terminal status", ErrInvalidStatus, st)
 	}
-	out, err := toJSONValue(o.Output)
+	out, err := pyjson.ValueOf(o.Output)
 	if err != nil {
 		return finish{}, fmt.Errorf("skyverntest: cannot encode output: %w", err)
 	}
@@ -232,8 +233,8 @@ func (s *Server) finishLocked(r *run, f finish) *pendingDelivery {
 		steps = 1
 	}
 	r.stepCount = &steps
-	r.errors = jsonArray{}
-	r.downloadedFiles = jsonArray{}
+	r.errors = pyjson.Array{}
+	r.downloadedFiles = pyjson.Array{}
 	r.recordingURL = optionalString(f.recordingURL)
 	r.screenshotURLs = f.screenshotURLs
 	if _, send := s.endAttemptLocked(r, f); !send {

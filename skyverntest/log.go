@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // Redacted replaces credentials in the request log.
@@ -255,7 +256,7 @@ func (s *Server) snapshotLocked(r *run) RunSnapshot {
 		snap.FailureReason = *r.failureReason
 	}
 	if r.output != nil {
-		snap.Output = encodeJSON(r.output, modeResponse)
+		snap.Output = pyjson.Encode(r.output, pyjson.Response)
 	}
 	switch {
 	case r.workflow != nil:

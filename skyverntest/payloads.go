@@ -2,6 +2,7 @@ package skyverntest
 
 import (
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // webhookPayloadLocked builds the object Skyvern signs and posts for a run:
@@ -10,41 +11,41 @@ import (
 // keys are appended). A replay (retry_webhook) builds it from less: task
 // v2 replays carry only the run response, and workflow replays drop the
 // webhook and TOTP settings, extra headers and run_request.
-func (s *Server) webhookPayloadLocked(r *run, replay bool) *jsonObject {
+func (s *Server) webhookPayloadLocked(r *run, replay bool) *pyjson.Object {
 	switch r.runType {
 	case skyvern.RunTypeWorkflowRun:
 		base := mustObject(s.legacyWorkflowRunLocked(r))
 		if replay {
-			base = base.without("webhook_callback_url", "totp_verification_url", "totp_identifier", "extra_http_headers")
-			base.update(mustObject(s.workflowResponse(r, formReplay)).without("run_request"))
+			base = base.Without("webhook_callback_url", "totp_verification_url", "totp_identifier", "extra_http_headers")
+			base.Update(mustObject(s.workflowResponse(r, formReplay)).Without("run_request"))
 			return base
 		}
-		base.update(mustObject(s.workflowResponse(r, formWebhook)))
+		base.Update(mustObject(s.workflowResponse(r, formWebhook)))
 		return base
 	case skyvern.RunTypeTaskV2:
-		resp := mustObject(s.taskResponse(r, formGet)).without("run_request")
+		resp := mustObject(s.taskResponse(r, formGet)).Without("run_request")
 		if replay {
 			return resp
 		}
 		base := mustObject(s.legacyTaskV2Locked(r))
-		base.update(resp)
+		base.Update(resp)
 		return base
 	default:
 		base := mustObject(s.legacyTaskLocked(r))
-		base.update(mustObject(s.taskResponse(r, formGet)).without("run_request"))
+		base.Update(mustObject(s.taskResponse(r, formGet)).Without("run_request"))
 		return base
 	}
 }
 
 func (s *Server) legacyTaskLocked(r *run) *legacyTaskResponse {
 	req := r.task
-	var fileURLs jsonValue
+	var fileURLs pyjson.Value
 	if r.downloadedFiles != nil {
-		fileURLs = jsonArray{}
+		fileURLs = pyjson.Array{}
 	}
 	errs := r.errors
 	if errs == nil {
-		errs = jsonArray{}
+		errs = pyjson.Array{}
 	}
 	return &legacyTaskResponse{
 		TaskID:               r.id,
@@ -104,9 +105,9 @@ func (s *Server) legacyTaskV2Locked(r *run) *legacyTaskV2 {
 
 func (s *Server) legacyWorkflowRunLocked(r *run) *legacyWorkflowRun {
 	req, wf := r.flow, r.workflow
-	var fileURLs jsonValue
+	var fileURLs pyjson.Value
 	if r.downloadedFiles != nil {
-		fileURLs = jsonArray{}
+		fileURLs = pyjson.Array{}
 	}
 	totpURL, totpID := req.TOTPURL, req.TOTPIdentifier
 	if totpURL == nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // responseForm says which server code path builds a run response; each one
@@ -178,9 +179,9 @@ func (s *Server) workflowResponse(r *run, form responseForm) *workflowRunRespons
 }
 
 // parameters are the run's parameter values ({} when none were given).
-func (r *run) parameters() jsonValue {
+func (r *run) parameters() pyjson.Value {
 	if r.flow.Parameters == nil {
-		return newObject()
+		return pyjson.NewObject()
 	}
 	return r.flow.Parameters
 }

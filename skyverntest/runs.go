@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // run is the server's record of one task or workflow run.
@@ -20,11 +21,11 @@ type run struct {
 	startedAt  time.Time
 	finishedAt time.Time
 
-	output          jsonValue
+	output          pyjson.Value
 	failureReason   *string
 	stepCount       *int
-	errors          jsonValue
-	downloadedFiles jsonValue
+	errors          pyjson.Value
+	downloadedFiles pyjson.Value
 	recordingURL    *string
 	screenshotURLs  []string
 
@@ -170,7 +171,7 @@ func (s *Server) handleRunWorkflow(w http.ResponseWriter, r *http.Request, c *ca
 	var errs []validationError
 	if raw, ok := r.URL.Query()["template"]; ok && len(raw) > 0 {
 		if _, typ, msg := parseBoolString(raw[0]); typ != "" {
-			errs = append(errs, validationError{Type: typ, Loc: []any{"query", "template"}, Msg: msg, Input: jsonString(raw[0])})
+			errs = append(errs, validationError{Type: typ, Loc: []any{"query", "template"}, Msg: msg, Input: pyjson.String(raw[0])})
 		}
 	}
 	maxSteps, headerErrs := maxStepsHeader(r)
@@ -179,7 +180,7 @@ func (s *Server) handleRunWorkflow(w http.ResponseWriter, r *http.Request, c *ca
 	switch obj := c.body.(type) {
 	case nil:
 		errs = append(errs, missingBody()...)
-	case *jsonObject:
+	case *pyjson.Object:
 		var bodyErrs []validationError
 		var fatal *httpError
 		req, bodyErrs, fatal = parseWorkflowRunRequest(obj)
@@ -259,7 +260,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, _ *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) runResponseLocked(r *run, form responseForm) jsonValue {
+func (s *Server) runResponseLocked(r *run, form responseForm) pyjson.Value {
 	if r.runType == skyvern.RunTypeWorkflowRun {
 		return mustJSONValue(s.workflowResponse(r, form))
 	}
@@ -319,12 +320,12 @@ func (s *Server) handleCancelRun(w http.ResponseWriter, _ *http.Request, c *call
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, jsonNull{})
+	writeJSON(w, http.StatusOK, pyjson.Null{})
 }
 
 // parseTaskRunRequest validates a run_task body in TaskRunRequest's field
 // order.
-func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *httpError) {
+func parseTaskRunRequest(obj *pyjson.Object) (*taskRunRequest, []validationError, *httpError) {
 	f := newFields(obj, "body")
 	req := &taskRunRequest{}
 	req.Prompt = f.requiredString("prompt")
@@ -334,7 +335,7 @@ func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *
 		req.Engine = *e
 	}
 	req.Title = f.str("title")
-	req.ProxyLocation = f.proxy("proxy_location", jsonString(skyvern.ProxyResidential))
+	req.ProxyLocation = f.proxy("proxy_location", pyjson.String(skyvern.ProxyResidential))
 	req.DataExtractionSchema = f.anyValue("data_extraction_schema")
 	req.ErrorCodeMapping = optionalObject(f.stringMap("error_code_mapping"))
 	req.MaxSteps = f.integer("max_steps")
@@ -350,7 +351,7 @@ func parseTaskRunRequest(obj *jsonObject) (*taskRunRequest, []validationError, *
 	req.PublishWorkflow = f.flag("publish_workflow", false)
 	req.IncludeActionHistoryInVerification = f.boolean("include_action_history_in_verification")
 	if req.IncludeActionHistoryInVerification == nil {
-		if v, present := obj.get("include_action_history_in_verification"); !present || !isNull(v) {
+		if v, present := obj.Get("include_action_history_in_verification"); !present || !isNull(v) {
 			req.IncludeActionHistoryInVerification = skyvern.Ptr(false)
 		}
 	}
@@ -369,19 +370,19 @@ const maxFileIDs = 50
 
 // parseWorkflowRunRequest validates a run_workflow body in
 // WorkflowRunRequest's field order; agent_id and workflow_id are aliases.
-func parseWorkflowRunRequest(obj *jsonObject) (*workflowRunRequest, []validationError, *httpError) {
+func parseWorkflowRunRequest(obj *pyjson.Object) (*workflowRunRequest, []validationError, *httpError) {
 	f := newFields(obj, "body")
 	req := &workflowRunRequest{}
-	if _, ok := obj.get("agent_id"); ok {
+	if _, ok := obj.Get("agent_id"); ok {
 		req.WorkflowID = f.requiredString("agent_id")
-	} else if _, ok := obj.get("workflow_id"); ok {
+	} else if _, ok := obj.Get("workflow_id"); ok {
 		req.WorkflowID = f.requiredString("workflow_id")
 	} else {
 		f.requiredString("agent_id")
 	}
 	req.Parameters = optionalObject(f.object("parameters"))
 	req.Title = f.str("title")
-	req.ProxyLocation = f.proxy("proxy_location", jsonString(skyvern.ProxyResidential))
+	req.ProxyLocation = f.proxy("proxy_location", pyjson.String(skyvern.ProxyResidential))
 	req.WebhookURL = f.webhookURL("webhook_url")
 	req.TOTPURL = f.url("totp_url")
 	req.TOTPIdentifier = f.str("totp_identifier")
@@ -412,7 +413,7 @@ func parseWorkflowRunRequest(obj *jsonObject) (*workflowRunRequest, []validation
 // reading the fields wins; otherwise, on a body with no other errors, the
 // model validator that forbids a fresh browser together with an existing
 // session, profile or address runs.
-func (f *fields) endRequest(obj *jsonObject, fresh bool, existing ...*string) *httpError {
+func (f *fields) endRequest(obj *pyjson.Object, fresh bool, existing ...*string) *httpError {
 	if f.fatal != nil {
 		return f.fatal
 	}
@@ -430,15 +431,15 @@ func (f *fields) endRequest(obj *jsonObject, fresh bool, existing ...*string) *h
 
 // modelError records the value_error a model validator raises for the
 // whole body.
-func (f *fields) modelError(obj *jsonObject, msg string) {
-	ctx := newObject()
-	ctx.set("error", jsonString(msg))
+func (f *fields) modelError(obj *pyjson.Object, msg string) {
+	ctx := pyjson.NewObject()
+	ctx.Set("error", pyjson.String(msg))
 	f.errs = append(f.errs, validationError{Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: obj, Ctx: ctx})
 }
 
-// optionalObject turns a nil *jsonObject into a nil jsonValue, so that it
+// optionalObject turns a nil *pyjson.Object into a nil pyjson.Value, so that it
 // is written as null.
-func optionalObject(o *jsonObject) jsonValue {
+func optionalObject(o *pyjson.Object) pyjson.Value {
 	if o == nil {
 		return nil
 	}
@@ -468,14 +469,14 @@ func normalizeRunWith(s *string) *string {
 
 // maskHeaders replaces every header value with "***", as Skyvern does when
 // it echoes cdp_connect_headers.
-func maskHeaders(v jsonValue) jsonValue {
-	obj, ok := v.(*jsonObject)
+func maskHeaders(v pyjson.Value) pyjson.Value {
+	obj, ok := v.(*pyjson.Object)
 	if !ok {
 		return v
 	}
-	out := newObject()
-	for _, m := range obj.members {
-		out.set(m.key, jsonString("***"))
+	out := pyjson.NewObject()
+	for _, m := range obj.Members() {
+		out.Set(m.Key, pyjson.String("***"))
 	}
 	return out
 }

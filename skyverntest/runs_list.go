@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // Bounds of get_runs_v2.
@@ -54,7 +55,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, _ *call)
 	if _, ok := vals["search_key"]; ok && len([]rune(searchKey)) < 3 {
 		q.errs = append(q.errs, validationError{
 			Type: "string_too_short", Loc: []any{"query", "search_key"},
-			Msg: "String should have at least 3 characters", Input: jsonString(searchKey), Ctx: boundCtx("min_length", 3),
+			Msg: "String should have at least 3 characters", Input: pyjson.String(searchKey), Ctx: boundCtx("min_length", 3),
 		})
 	}
 	wpids := vals["workflow_permanent_id"]
@@ -104,7 +105,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, _ *call)
 		matched[i], matched[j] = matched[j], matched[i]
 	}
 	sort.SliceStable(matched, func(i, j int) bool { return matched[i].createdAt.After(matched[j].createdAt) })
-	list := jsonArray{}
+	list := pyjson.Array{}
 	if start := (page - 1) * pageSize; start < len(matched) {
 		for _, rn := range matched[start:min(start+pageSize, len(matched))] {
 			list = append(list, mustJSONValue(s.listItemLocked(rn)))
@@ -175,18 +176,18 @@ func (rn *run) matchesSearch(key string) bool {
 }
 
 // objectTexts lists an object's keys and values as text.
-func objectTexts(v jsonValue) []string {
-	obj, ok := v.(*jsonObject)
+func objectTexts(v pyjson.Value) []string {
+	obj, ok := v.(*pyjson.Object)
 	if !ok {
 		return nil
 	}
 	var out []string
-	for _, m := range obj.members {
-		out = append(out, m.key)
-		if s, ok := m.val.(jsonString); ok {
+	for _, m := range obj.Members() {
+		out = append(out, m.Key)
+		if s, ok := m.Value.(pyjson.String); ok {
 			out = append(out, string(s))
 		} else {
-			out = append(out, string(encodeJSON(m.val, modeResponse)))
+			out = append(out, string(pyjson.Encode(m.Value, pyjson.Response)))
 		}
 	}
 	return out
@@ -198,14 +199,14 @@ func (rn *run) tags() map[string]string {
 	if rn.flow == nil {
 		return nil
 	}
-	obj, ok := rn.flow.RunMetadata.(*jsonObject)
+	obj, ok := rn.flow.RunMetadata.(*pyjson.Object)
 	if !ok {
 		return nil
 	}
 	tags := map[string]string{}
-	for _, m := range obj.members {
-		if s, ok := m.val.(jsonString); ok && !strings.HasPrefix(m.key, reservedTagPrefix) {
-			tags[m.key] = string(s)
+	for _, m := range obj.Members() {
+		if s, ok := m.Value.(pyjson.String); ok && !strings.HasPrefix(m.Key, reservedTagPrefix) {
+			tags[m.Key] = string(s)
 		}
 	}
 	return tags
@@ -239,15 +240,15 @@ func matchTags(tags map[string]string, terms []string) bool {
 
 // dropReservedMetadata removes run_metadata keys in the server's reserved
 // namespace, as its validator does.
-func dropReservedMetadata(v jsonValue) jsonValue {
-	obj, ok := v.(*jsonObject)
+func dropReservedMetadata(v pyjson.Value) pyjson.Value {
+	obj, ok := v.(*pyjson.Object)
 	if !ok {
 		return v
 	}
-	out := newObject()
-	for _, m := range obj.members {
-		if !strings.HasPrefix(m.key, reservedTagPrefix) {
-			out.set(m.key, m.val)
+	out := pyjson.NewObject()
+	for _, m := range obj.Members() {
+		if !strings.HasPrefix(m.Key, reservedTagPrefix) {
+			out.Set(m.Key, m.Value)
 		}
 	}
 	return out
@@ -256,22 +257,22 @@ func dropReservedMetadata(v jsonValue) jsonValue {
 // atMost adds FastAPI's le error when n exceeds bound.
 func (q *query) atMost(name string, n, bound int) int {
 	if n > bound {
-		q.errs = append(q.errs, boundError([]any{"query", name}, jsonString(fmt.Sprint(n)), "less_than_equal", "less than or equal to", "le", bound))
+		q.errs = append(q.errs, boundError([]any{"query", name}, pyjson.String(fmt.Sprint(n)), "less_than_equal", "less than or equal to", "le", bound))
 		return bound
 	}
 	return n
 }
 
-func boundCtx(key string, n int) *jsonObject {
-	ctx := newObject()
-	ctx.set(key, jsonInt(fmt.Sprint(n)))
+func boundCtx(key string, n int) *pyjson.Object {
+	ctx := pyjson.NewObject()
+	ctx.Set(key, pyjson.Int(fmt.Sprint(n)))
 	return ctx
 }
 
-func stringArray(vs []string) jsonArray {
-	out := make(jsonArray, len(vs))
+func stringArray(vs []string) pyjson.Array {
+	out := make(pyjson.Array, len(vs))
 	for i, v := range vs {
-		out[i] = jsonString(v)
+		out[i] = pyjson.String(v)
 	}
 	return out
 }

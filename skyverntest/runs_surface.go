@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 const maxBulkCancel = 100
@@ -19,7 +20,7 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	f := newFields(obj, "body")
-	switch v, present := obj.get("run_ids"); {
+	switch v, present := obj.Get("run_ids"); {
 	case !present:
 		f.fail("run_ids", "missing", "Field required", obj)
 	case isNull(v):
@@ -30,7 +31,7 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		writeValidation(w, f.errs)
 		return
 	}
-	cancelled, failed := jsonArray{}, jsonArray{}
+	cancelled, failed := pyjson.Array{}, pyjson.Array{}
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if seen[id] {
@@ -40,14 +41,14 @@ func (s *Server) handleBulkCancelRuns(w http.ResponseWriter, r *http.Request, c 
 		rec := httptest.NewRecorder()
 		s.handleCancelRun(rec, r, &call{route: RouteCancelRun, params: []string{id}, apiKey: c.apiKey})
 		if rec.Code == http.StatusOK {
-			cancelled = append(cancelled, jsonString(id))
+			cancelled = append(cancelled, pyjson.String(id))
 		} else {
-			failed = append(failed, jsonString(id))
+			failed = append(failed, pyjson.String(id))
 		}
 	}
-	out := newObject()
-	out.set("cancelled", cancelled)
-	out.set("failed", failed)
+	out := pyjson.NewObject()
+	out.Set("cancelled", cancelled)
+	out.Set("failed", failed)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -91,9 +92,9 @@ func maxStepsHeader(r *http.Request) (*int, []validationError) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	n, typ, msg := laxInt(jsonString(raw[0]))
+	n, typ, msg := laxInt(pyjson.String(raw[0]))
 	if typ != "" {
-		return nil, []validationError{{Type: typ, Loc: []any{"header", "x-max-steps-override"}, Msg: msg, Input: jsonString(raw[0])}}
+		return nil, []validationError{{Type: typ, Loc: []any{"header", "x-max-steps-override"}, Msg: msg, Input: pyjson.String(raw[0])}}
 	}
 	return &n, nil
 }
@@ -105,8 +106,8 @@ type blockRun struct {
 	url       *string // the block's starting URL, not a run parameter
 	blockType string
 	title     string
-	block     *jsonObject
-	params    jsonArray // the workflow's parameters (a login's credential)
+	block     *pyjson.Object
+	params    pyjson.Array // the workflow's parameters (a login's credential)
 }
 
 // parseBlockRunSettings reads the fields of Skyvern's RunBlockRequest base
@@ -116,7 +117,7 @@ func parseBlockRunSettings(f *fields) (*workflowRunRequest, *string) {
 	req := &workflowRunRequest{}
 	url := f.url("url")
 	req.WebhookURL = f.webhookURL("webhook_url")
-	req.ProxyLocation = f.proxy("proxy_location", jsonString(skyvern.ProxyResidential))
+	req.ProxyLocation = f.proxy("proxy_location", pyjson.String(skyvern.ProxyResidential))
 	req.TOTPIdentifier = f.str("totp_identifier")
 	req.TOTPURL = f.url("totp_url")
 	req.BrowserSessionID = f.str("browser_session_id")
@@ -131,7 +132,7 @@ func parseBlockRunSettings(f *fields) (*workflowRunRequest, *string) {
 
 // endBlockRequest finishes validating a block-run body and writes the
 // error answer, if any; it reports whether the request may go on.
-func endBlockRequest(w http.ResponseWriter, f *fields, obj *jsonObject, req *workflowRunRequest) bool {
+func endBlockRequest(w http.ResponseWriter, f *fields, obj *pyjson.Object, req *workflowRunRequest) bool {
 	if err := f.endRequest(obj, req.StartFreshBrowser, req.BrowserSessionID, req.BrowserProfileID, req.BrowserAddress); err != nil {
 		err.write(w)
 		return false
@@ -154,7 +155,7 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 	f := newFields(obj, "body")
 	req, url := parseBlockRunSettings(f)
 	credType := f.enum("credential_type", []string{"skyvern", "bitwarden", "1password", "azure_vault"})
-	if _, present := obj.get("credential_type"); !present {
+	if _, present := obj.Get("credential_type"); !present {
 		f.fail("credential_type", "missing", "Field required", obj)
 	}
 	prompt := f.str("prompt")
@@ -184,21 +185,21 @@ func (s *Server) handleRunLogin(w http.ResponseWriter, _ *http.Request, c *call)
 			return
 		}
 	}
-	block := newObject()
-	block.set("block_type", jsonString("login"))
-	block.set("label", jsonString("login"))
+	block := pyjson.NewObject()
+	block.Set("block_type", pyjson.String("login"))
+	block.Set("label", pyjson.String("login"))
 	if prompt != nil {
-		block.set("navigation_goal", jsonString(*prompt))
+		block.Set("navigation_goal", pyjson.String(*prompt))
 	}
-	params := jsonArray{}
+	params := pyjson.Array{}
 	if *credType == "skyvern" {
 		// A Skyvern credential becomes a workflow parameter defaulting to
 		// its id.
-		p := newObject()
-		p.set("parameter_type", jsonString("workflow"))
-		p.set("key", jsonString("credential"))
-		p.set("workflow_parameter_type", jsonString("credential_id"))
-		p.set("default_value", jsonString(*credentialID))
+		p := pyjson.NewObject()
+		p.Set("parameter_type", pyjson.String("workflow"))
+		p.Set("key", pyjson.String("credential"))
+		p.Set("workflow_parameter_type", pyjson.String("credential_id"))
+		p.Set("default_value", pyjson.String(*credentialID))
 		params = append(params, p)
 	}
 	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "login", title: "Login", block: block, params: params})
@@ -218,12 +219,12 @@ func (s *Server) handleRunDownloadFiles(w http.ResponseWriter, _ *http.Request, 
 	if !endBlockRequest(w, f, obj, req) {
 		return
 	}
-	block := newObject()
-	block.set("block_type", jsonString("file_download"))
-	block.set("label", jsonString("file_download"))
-	block.set("navigation_goal", jsonString(goal))
+	block := pyjson.NewObject()
+	block.Set("block_type", pyjson.String("file_download"))
+	block.Set("label", pyjson.String("file_download"))
+	block.Set("navigation_goal", pyjson.String(goal))
 	if suffix != nil {
-		block.set("download_suffix", jsonString(*suffix))
+		block.Set("download_suffix", pyjson.String(*suffix))
 	}
 	s.startBlockRun(w, c, blockRun{req: req, url: url, blockType: "file_download", title: "File Download", block: block})
 }
@@ -237,16 +238,16 @@ func (s *Server) startBlockRun(w http.ResponseWriter, c *call, br blockRun) {
 	now := s.now()
 	wpid := s.ids.next("wpid")
 	if br.url != nil {
-		br.block.set("url", jsonString(*br.url))
+		br.block.Set("url", pyjson.String(*br.url))
 	}
 	wf := &workflowWire{
 		WorkflowID: s.ids.next("w"), OrganizationID: s.orgID, Title: br.title, WorkflowPermanentID: wpid, Version: 1,
-		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: br.params, Blocks: jsonArray{br.block}},
+		WorkflowDefinition: workflowDefinition{Version: 1, Parameters: br.params, Blocks: pyjson.Array{br.block}},
 		Status:             "auto_generated", RunWith: "agent", AIFallback: true,
 		CreatedAt: skyvern.NewTime(now), ModifiedAt: skyvern.NewTime(now), AgentID: wpid,
 	}
 	if wf.WorkflowDefinition.Parameters == nil {
-		wf.WorkflowDefinition.Parameters = jsonArray{}
+		wf.WorkflowDefinition.Parameters = pyjson.Array{}
 	}
 	rec := &workflowRecord{wpid: wpid, versions: []*workflowWire{wf}}
 	s.workflows[wpid] = rec
@@ -279,8 +280,8 @@ func blockRunCreateEcho(c *call, wf *workflowWire, req *workflowRunRequest) *wor
 		BrowserSessionID: req.BrowserSessionID, BrowserProfileID: req.BrowserProfileID,
 		MaxScreenshotScrolls: req.MaxScreenshotScrolls,
 	}
-	if obj, ok := c.body.(*jsonObject); ok {
-		if _, sent := obj.get("proxy_location"); sent {
+	if obj, ok := c.body.(*pyjson.Object); ok {
+		if _, sent := obj.Get("proxy_location"); sent {
 			echo.ProxyLocation = req.ProxyLocation
 		}
 	}

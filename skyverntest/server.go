@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // maxRequestBody bounds what the server reads of one request body.
@@ -74,7 +76,7 @@ type Server struct {
 type call struct {
 	route  Route
 	params []string
-	body   jsonValue // nil when the body was empty
+	body   pyjson.Value // nil when the body was empty
 	raw    []byte
 	apiKey string
 }
@@ -261,7 +263,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // without credentials), then the API key is checked.
 func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rd *routeDef, c *call) {
 	if rd.hasBody && len(bytes.TrimSpace(c.raw)) > 0 {
-		v, err := parseJSON(c.raw)
+		v, err := pyjson.Parse(c.raw)
 		if err != nil {
 			writeJSONDecodeError(w, err)
 			return
@@ -305,8 +307,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writeJSON writes v as FastAPI would: Pydantic bytes, Skyvern's security
 // headers.
-func writeJSON(w http.ResponseWriter, status int, v jsonValue) {
-	writeRaw(w, status, encodeJSON(v, modeResponse))
+func writeJSON(w http.ResponseWriter, status int, v pyjson.Value) {
+	writeRaw(w, status, pyjson.Encode(v, pyjson.Response))
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
@@ -322,16 +324,16 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 // writeDetail writes {"detail": msg}, the shape of HTTPException and
 // SkyvernHTTPException.
 func writeDetail(w http.ResponseWriter, status int, msg string) {
-	obj := newObject()
-	obj.set("detail", jsonString(msg))
+	obj := pyjson.NewObject()
+	obj.Set("detail", pyjson.String(msg))
 	writeJSON(w, status, obj)
 }
 
 // writeUnexpected writes the 500 of an unhandled exception, whose key is
 // "error", not "detail".
 func writeUnexpected(w http.ResponseWriter, exceptionName string) {
-	obj := newObject()
-	obj.set("error", jsonString("Unexpected error: "+exceptionName))
+	obj := pyjson.NewObject()
+	obj.Set("error", pyjson.String("Unexpected error: "+exceptionName))
 	writeJSON(w, http.StatusInternalServerError, obj)
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // timelineItemWire is WorkflowRunTimeline.
@@ -27,7 +28,7 @@ type runBlockWire struct {
 	BlockType                          string       `json:"block_type"`
 	Label                              *string      `json:"label"`
 	Status                             *string      `json:"status"`
-	Output                             jsonValue    `json:"output"`
+	Output                             pyjson.Value `json:"output"`
 	ContinueOnFailure                  bool         `json:"continue_on_failure"`
 	FailureReason                      *string      `json:"failure_reason"`
 	ErrorCodes                         []string     `json:"error_codes"`
@@ -36,22 +37,22 @@ type runBlockWire struct {
 	URL                                *string      `json:"url"`
 	FinalURL                           *string      `json:"final_url"`
 	NavigationGoal                     *string      `json:"navigation_goal"`
-	NavigationPayload                  jsonValue    `json:"navigation_payload"`
+	NavigationPayload                  pyjson.Value `json:"navigation_payload"`
 	DataExtractionGoal                 *string      `json:"data_extraction_goal"`
-	DataSchema                         jsonValue    `json:"data_schema"`
+	DataSchema                         pyjson.Value `json:"data_schema"`
 	TerminateCriterion                 *string      `json:"terminate_criterion"`
 	CompleteCriterion                  *string      `json:"complete_criterion"`
-	Actions                            jsonArray    `json:"actions"`
+	Actions                            pyjson.Array `json:"actions"`
 	CreatedAt                          skyvern.Time `json:"created_at"`
 	ModifiedAt                         skyvern.Time `json:"modified_at"`
 	IncludeActionHistoryInVerification *bool        `json:"include_action_history_in_verification"`
 	IncludeExtractedText               bool         `json:"include_extracted_text"`
 	Duration                           *float64     `json:"duration"`
-	LoopValues                         jsonValue    `json:"loop_values"`
+	LoopValues                         pyjson.Value `json:"loop_values"`
 	CurrentValue                       *string      `json:"current_value"`
 	CurrentIndex                       *int         `json:"current_index"`
-	Recipients                         jsonValue    `json:"recipients"`
-	Attachments                        jsonValue    `json:"attachments"`
+	Recipients                         pyjson.Value `json:"recipients"`
+	Attachments                        pyjson.Value `json:"attachments"`
 	Subject                            *string      `json:"subject"`
 	Body                               *string      `json:"body"`
 	Prompt                             *string      `json:"prompt"`
@@ -62,7 +63,7 @@ type runBlockWire struct {
 	ExecutedBranchExpression           *string      `json:"executed_branch_expression"`
 	ExecutedBranchResult               *bool        `json:"executed_branch_result"`
 	ExecutedBranchNextBlock            *string      `json:"executed_branch_next_block"`
-	ScriptRun                          jsonValue    `json:"script_run"`
+	ScriptRun                          pyjson.Value `json:"script_run"`
 	DownloadedFileCount                *int         `json:"downloaded_file_count"`
 }
 
@@ -81,7 +82,7 @@ type thoughtWire struct {
 	Answer              *string      `json:"answer"`
 	ThoughtType         *string      `json:"thought_type"`
 	ThoughtScenario     *string      `json:"thought_scenario"`
-	Output              jsonValue    `json:"output"`
+	Output              pyjson.Value `json:"output"`
 	InputTokenCount     *int         `json:"input_token_count"`
 	OutputTokenCount    *int         `json:"output_token_count"`
 	ReasoningTokenCount *int         `json:"reasoning_token_count"`
@@ -114,7 +115,7 @@ func (s *Server) handleGetRunTimeline(w http.ResponseWriter, _ *http.Request, c 
 	if !r.startedAt.IsZero() {
 		if r.runType == skyvern.RunTypeTaskV2 {
 			items = append(items, s.taskV2TimelineLocked(r))
-		} else if blocks, ok := r.workflow.WorkflowDefinition.Blocks.(jsonArray); ok {
+		} else if blocks, ok := r.workflow.WorkflowDefinition.Blocks.(pyjson.Array); ok {
 			items = s.blockItemsLocked(r, r.id, blocks, nil)
 		}
 	}
@@ -145,10 +146,10 @@ func blockStatus(r *run) *string {
 	return stringPtr(string(skyvern.RunStatusRunning))
 }
 
-func (s *Server) blockItemsLocked(r *run, workflowRunID string, blocks jsonArray, parent *string) []*timelineItemWire {
+func (s *Server) blockItemsLocked(r *run, workflowRunID string, blocks pyjson.Array, parent *string) []*timelineItemWire {
 	items := []*timelineItemWire{}
 	for _, b := range blocks {
-		obj, ok := b.(*jsonObject)
+		obj, ok := b.(*pyjson.Object)
 		if !ok {
 			continue
 		}
@@ -162,8 +163,8 @@ func (s *Server) blockItemsLocked(r *run, workflowRunID string, blocks jsonArray
 			blk.NavigationGoal = stringPtr(v)
 		}
 		item := &timelineItemWire{Type: "block", Block: blk, Children: []*timelineItemWire{}, CreatedAt: blk.CreatedAt, ModifiedAt: blk.ModifiedAt}
-		if inner, ok := obj.get("loop_blocks"); ok {
-			if list, ok := inner.(jsonArray); ok {
+		if inner, ok := obj.Get("loop_blocks"); ok {
+			if list, ok := inner.(pyjson.Array); ok {
 				item.Children = s.blockItemsLocked(r, workflowRunID, list, &blk.WorkflowRunBlockID)
 			}
 		}
@@ -179,7 +180,7 @@ func (s *Server) runBlockLocked(r *run, workflowRunID, blockType, label string) 
 		WorkflowRunBlockID: s.timelineIDLocked(r.id, label, "wrb"),
 		WorkflowRunID:      workflowRunID, OrganizationID: s.orgID,
 		BlockType: blockType, Label: optionalString(label), Status: blockStatus(r),
-		ErrorCodes: []string{}, Actions: jsonArray{},
+		ErrorCodes: []string{}, Actions: pyjson.Array{},
 		CreatedAt: created, ModifiedAt: modified,
 		IncludeActionHistoryInVerification: skyvern.Ptr(false), IncludeExtractedText: true,
 	}
@@ -210,9 +211,9 @@ func (s *Server) taskV2TimelineLocked(r *run) *timelineItemWire {
 	return &timelineItemWire{Type: "block", Block: blk, Children: []*timelineItemWire{child}, CreatedAt: blk.CreatedAt, ModifiedAt: blk.ModifiedAt}
 }
 
-func objString(o *jsonObject, key string) string {
-	if v, ok := o.get(key); ok {
-		if s, ok := v.(jsonString); ok {
+func objString(o *pyjson.Object, key string) string {
+	if v, ok := o.Get(key); ok {
+		if s, ok := v.(pyjson.String); ok {
 			return string(s)
 		}
 	}

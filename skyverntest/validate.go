@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // validationError is one item of a FastAPI 422 list, in Pydantic's key
@@ -16,40 +18,40 @@ type validationError struct {
 	Type  string
 	Loc   []any
 	Msg   string
-	Input jsonValue
-	Ctx   *jsonObject
+	Input pyjson.Value
+	Ctx   *pyjson.Object
 }
 
-func (e validationError) value() jsonValue {
-	obj := newObject()
-	obj.set("type", jsonString(e.Type))
-	loc := make(jsonArray, len(e.Loc))
+func (e validationError) value() pyjson.Value {
+	obj := pyjson.NewObject()
+	obj.Set("type", pyjson.String(e.Type))
+	loc := make(pyjson.Array, len(e.Loc))
 	for i, l := range e.Loc {
 		switch l := l.(type) {
 		case int:
-			loc[i] = jsonInt(strconv.Itoa(l))
+			loc[i] = pyjson.Int(strconv.Itoa(l))
 		case int64:
-			loc[i] = jsonInt(strconv.FormatInt(l, 10))
+			loc[i] = pyjson.Int(strconv.FormatInt(l, 10))
 		default:
-			loc[i] = jsonString(fmt.Sprint(l))
+			loc[i] = pyjson.String(fmt.Sprint(l))
 		}
 	}
-	obj.set("loc", loc)
-	obj.set("msg", jsonString(e.Msg))
-	obj.set("input", e.Input)
+	obj.Set("loc", loc)
+	obj.Set("msg", pyjson.String(e.Msg))
+	obj.Set("input", e.Input)
 	if e.Ctx != nil {
-		obj.set("ctx", e.Ctx)
+		obj.Set("ctx", e.Ctx)
 	}
 	return obj
 }
 
 func writeValidation(w http.ResponseWriter, errs []validationError) {
-	list := make(jsonArray, len(errs))
+	list := make(pyjson.Array, len(errs))
 	for i, e := range errs {
 		list[i] = e.value()
 	}
-	obj := newObject()
-	obj.set("detail", list)
+	obj := pyjson.NewObject()
+	obj.Set("detail", list)
 	writeJSON(w, http.StatusUnprocessableEntity, obj)
 }
 
@@ -57,24 +59,24 @@ func writeValidation(w http.ResponseWriter, errs []validationError) {
 func writeJSONDecodeError(w http.ResponseWriter, err error) {
 	var offset int64
 	msg := "Expecting value"
-	var se *jsonSyntaxError
+	var se *pyjson.SyntaxError
 	if errors.As(err, &se) {
-		offset = se.offset
-		if se.msg == "Extra data" {
-			msg = se.msg
+		offset = se.Offset
+		if se.Msg == "Extra data" {
+			msg = se.Msg
 		}
 	}
-	ctx := newObject()
-	ctx.set("error", jsonString(msg))
+	ctx := pyjson.NewObject()
+	ctx.Set("error", pyjson.String(msg))
 	writeValidation(w, []validationError{{
 		Type: "json_invalid", Loc: []any{"body", offset}, Msg: "JSON decode error",
-		Input: newObject(), Ctx: ctx,
+		Input: pyjson.NewObject(), Ctx: ctx,
 	}})
 }
 
 // missingBody is the 422 for a required body that was not sent.
 func missingBody() []validationError {
-	return []validationError{{Type: "missing", Loc: []any{"body"}, Msg: "Field required", Input: jsonNull{}}}
+	return []validationError{{Type: "missing", Loc: []any{"body"}, Msg: "Field required", Input: pyjson.Null{}}}
 }
 
 // fields reads a request object field by field the way Pydantic validates a
@@ -83,34 +85,34 @@ func missingBody() []validationError {
 // stops validation at once (Skyvern raises SkyvernHTTPException from inside
 // its validators).
 type fields struct {
-	obj   *jsonObject
+	obj   *pyjson.Object
 	loc   []any
 	errs  []validationError
 	fatal *httpError
 }
 
-func newFields(obj *jsonObject, loc ...any) *fields { return &fields{obj: obj, loc: loc} }
+func newFields(obj *pyjson.Object, loc ...any) *fields { return &fields{obj: obj, loc: loc} }
 
 func (f *fields) at(key string) []any {
 	loc := make([]any, 0, len(f.loc)+1)
 	return append(append(loc, f.loc...), key)
 }
 
-func (f *fields) fail(key, typ, msg string, input jsonValue) {
+func (f *fields) fail(key, typ, msg string, input pyjson.Value) {
 	f.errs = append(f.errs, validationError{Type: typ, Loc: f.at(key), Msg: msg, Input: input})
 }
 
 // lookup returns the value of key; present is false when the key is absent.
 // A JSON null counts as present.
-func (f *fields) lookup(key string) (jsonValue, bool) {
+func (f *fields) lookup(key string) (pyjson.Value, bool) {
 	if f.fatal != nil {
 		return nil, false
 	}
-	return f.obj.get(key)
+	return f.obj.Get(key)
 }
 
-func isNull(v jsonValue) bool {
-	_, ok := v.(jsonNull)
+func isNull(v pyjson.Value) bool {
+	_, ok := v.(pyjson.Null)
 	return v == nil || ok
 }
 
@@ -123,7 +125,7 @@ func (f *fields) requiredString(key string) string {
 		}
 		return ""
 	}
-	s, isStr := v.(jsonString)
+	s, isStr := v.(pyjson.String)
 	if !isStr {
 		f.fail(key, "string_type", "Input should be a valid string", v)
 		return ""
@@ -137,7 +139,7 @@ func (f *fields) str(key string) *string {
 	if !ok || isNull(v) {
 		return nil
 	}
-	s, isStr := v.(jsonString)
+	s, isStr := v.(pyjson.String)
 	if !isStr {
 		f.fail(key, "string_type", "Input should be a valid string", v)
 		return nil
@@ -152,7 +154,7 @@ func (f *fields) enum(key string, allowed []string) *string {
 	if !ok || isNull(v) {
 		return nil
 	}
-	if s, isStr := v.(jsonString); isStr {
+	if s, isStr := v.(pyjson.String); isStr {
 		for _, a := range allowed {
 			if string(s) == a {
 				out := a
@@ -164,7 +166,7 @@ func (f *fields) enum(key string, allowed []string) *string {
 	return nil
 }
 
-func enumError(loc []any, input jsonValue, allowed []string) validationError {
+func enumError(loc []any, input pyjson.Value, allowed []string) validationError {
 	quoted := make([]string, len(allowed))
 	for i, a := range allowed {
 		quoted[i] = "'" + a + "'"
@@ -173,8 +175,8 @@ func enumError(loc []any, input jsonValue, allowed []string) validationError {
 	if n := len(quoted); n > 1 {
 		expected = strings.Join(quoted[:n-1], ", ") + " or " + quoted[n-1]
 	}
-	ctx := newObject()
-	ctx.set("expected", jsonString(expected))
+	ctx := pyjson.NewObject()
+	ctx.Set("expected", pyjson.String(expected))
 	return validationError{Type: "enum", Loc: loc, Msg: "Input should be " + expected, Input: input, Ctx: ctx}
 }
 
@@ -193,15 +195,15 @@ func (f *fields) integer(key string) *int {
 	return &n
 }
 
-func laxInt(v jsonValue) (int, string, string) {
+func laxInt(v pyjson.Value) (int, string, string) {
 	switch v := v.(type) {
-	case jsonInt:
+	case pyjson.Int:
 		n, err := strconv.Atoi(string(v))
 		if err != nil {
 			return 0, "int_parsing_size", "Unable to parse input string as an integer, exceeded maximum size"
 		}
 		return n, "", ""
-	case jsonFloat:
+	case pyjson.Float:
 		f := float64(v)
 		if f != math.Trunc(f) || math.IsInf(f, 0) {
 			return 0, "int_from_float", "Input should be a valid integer, got a number with a fractional part"
@@ -210,7 +212,7 @@ func laxInt(v jsonValue) (int, string, string) {
 			return 0, "int_parsing_size", "Unable to parse input string as an integer, exceeded maximum size"
 		}
 		return int(f), "", ""
-	case jsonString:
+	case pyjson.String:
 		n, err := strconv.Atoi(strings.TrimSpace(string(v)))
 		if err != nil {
 			return 0, "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
@@ -223,7 +225,7 @@ func laxInt(v jsonValue) (int, string, string) {
 // boundedInt reads an optional int and checks ge <= n <= le.
 func (f *fields) boundedInt(key string, ge, le int) *int {
 	v, _ := f.lookup(key)
-	if _, isBool := v.(jsonBool); isBool {
+	if _, isBool := v.(pyjson.Bool); isBool {
 		f.fail(key, "int_type", "Input should be a valid integer", v)
 		return nil
 	}
@@ -242,9 +244,9 @@ func (f *fields) boundedInt(key string, ge, le int) *int {
 	return n
 }
 
-func boundError(loc []any, input jsonValue, typ, words, ctxKey string, limit int) validationError {
-	ctx := newObject()
-	ctx.set(ctxKey, jsonInt(strconv.Itoa(limit)))
+func boundError(loc []any, input pyjson.Value, typ, words, ctxKey string, limit int) validationError {
+	ctx := pyjson.NewObject()
+	ctx.Set(ctxKey, pyjson.Int(strconv.Itoa(limit)))
 	return validationError{Type: typ, Loc: loc, Msg: fmt.Sprintf("Input should be %s %d", words, limit), Input: input, Ctx: ctx}
 }
 
@@ -262,12 +264,12 @@ func (f *fields) boolean(key string) *bool {
 	return &b
 }
 
-func laxBool(v jsonValue) (bool, string, string) {
+func laxBool(v pyjson.Value) (bool, string, string) {
 	const parsing = "Input should be a valid boolean, unable to interpret input"
 	switch v := v.(type) {
-	case jsonBool:
+	case pyjson.Bool:
 		return bool(v), "", ""
-	case jsonInt:
+	case pyjson.Int:
 		switch v {
 		case "0":
 			return false, "", ""
@@ -275,7 +277,7 @@ func laxBool(v jsonValue) (bool, string, string) {
 			return true, "", ""
 		}
 		return false, "bool_parsing", parsing
-	case jsonFloat:
+	case pyjson.Float:
 		switch float64(v) {
 		case 0:
 			return false, "", ""
@@ -283,7 +285,7 @@ func laxBool(v jsonValue) (bool, string, string) {
 			return true, "", ""
 		}
 		return false, "bool_parsing", parsing
-	case jsonString:
+	case pyjson.String:
 		return parseBoolString(string(v))
 	}
 	return false, "bool_type", "Input should be a valid boolean"
@@ -308,12 +310,12 @@ func (f *fields) flag(key string, def bool) bool {
 }
 
 // object reads an optional, nullable JSON object.
-func (f *fields) object(key string) *jsonObject {
+func (f *fields) object(key string) *pyjson.Object {
 	v, ok := f.lookup(key)
 	if !ok || isNull(v) {
 		return nil
 	}
-	obj, isObj := v.(*jsonObject)
+	obj, isObj := v.(*pyjson.Object)
 	if !isObj {
 		f.fail(key, "dict_type", "Input should be a valid dictionary", v)
 		return nil
@@ -322,16 +324,16 @@ func (f *fields) object(key string) *jsonObject {
 }
 
 // stringMap reads an optional, nullable map of strings.
-func (f *fields) stringMap(key string) *jsonObject {
+func (f *fields) stringMap(key string) *pyjson.Object {
 	obj := f.object(key)
 	if obj == nil {
 		return nil
 	}
 	ok := true
-	for _, m := range obj.members {
-		if _, isStr := m.val.(jsonString); !isStr {
+	for _, m := range obj.Members() {
+		if _, isStr := m.Value.(pyjson.String); !isStr {
 			f.errs = append(f.errs, validationError{
-				Type: "string_type", Loc: append(f.at(key), m.key), Msg: "Input should be a valid string", Input: m.val,
+				Type: "string_type", Loc: append(f.at(key), m.Key), Msg: "Input should be a valid string", Input: m.Value,
 			})
 			ok = false
 		}
@@ -343,7 +345,7 @@ func (f *fields) stringMap(key string) *jsonObject {
 }
 
 // anyValue reads a field of any JSON type; absent and null both give nil.
-func (f *fields) anyValue(key string) jsonValue {
+func (f *fields) anyValue(key string) pyjson.Value {
 	v, ok := f.lookup(key)
 	if !ok || isNull(v) {
 		return nil
@@ -433,12 +435,12 @@ func normalizeURL(raw string) (string, *httpError) {
 
 // requireObject checks that the body is a JSON object, writing the 422 if
 // it is not.
-func requireObject(w http.ResponseWriter, body jsonValue) (*jsonObject, bool) {
+func requireObject(w http.ResponseWriter, body pyjson.Value) (*pyjson.Object, bool) {
 	if body == nil {
 		writeValidation(w, missingBody())
 		return nil, false
 	}
-	obj, ok := body.(*jsonObject)
+	obj, ok := body.(*pyjson.Object)
 	if !ok {
 		writeValidation(w, []validationError{{
 			Type: "model_attributes_type", Loc: []any{"body"},
@@ -466,7 +468,7 @@ const geoCountries = "US AR AU BR CA DE ES FR GB IE IN IT JP MX NL NZ PH KR SA T
 // proxy reads a proxy_location: a preset name, a GeoTarget (an object with
 // "country", normalized the way Skyvern does), any other object (a custom
 // proxy), or null. def is used when the key is absent.
-func (f *fields) proxy(key string, def jsonValue) jsonValue {
+func (f *fields) proxy(key string, def pyjson.Value) pyjson.Value {
 	v, ok := f.lookup(key)
 	if !ok {
 		if f.fatal != nil {
@@ -475,9 +477,9 @@ func (f *fields) proxy(key string, def jsonValue) jsonValue {
 		return def
 	}
 	switch v := v.(type) {
-	case jsonNull:
+	case pyjson.Null:
 		return nil
-	case jsonString:
+	case pyjson.String:
 		for _, p := range proxyLocations() {
 			if string(v) == p {
 				return v
@@ -485,8 +487,8 @@ func (f *fields) proxy(key string, def jsonValue) jsonValue {
 		}
 		f.errs = append(f.errs, enumError(f.at(key), v, proxyLocations()))
 		return nil
-	case *jsonObject:
-		if _, isGeo := v.get("country"); !isGeo {
+	case *pyjson.Object:
+		if _, isGeo := v.Get("country"); !isGeo {
 			return v
 		}
 		return f.geoTarget(key, v)
@@ -495,34 +497,34 @@ func (f *fields) proxy(key string, def jsonValue) jsonValue {
 	return nil
 }
 
-func (f *fields) geoTarget(key string, obj *jsonObject) jsonValue {
+func (f *fields) geoTarget(key string, obj *pyjson.Object) pyjson.Value {
 	g := newFields(obj, append(f.at(key), "GeoTarget")...)
 	country := strings.ToUpper(strings.TrimSpace(g.requiredString("country")))
 	subdivision := g.str("subdivision")
 	city := g.str("city")
 	if len(g.errs) == 0 && (len(country) != 2 || !strings.Contains(geoCountries, country)) {
-		ctx := newObject()
+		ctx := pyjson.NewObject()
 		msg := "Unsupported country: " + country
-		ctx.set("error", jsonString(msg))
+		ctx.Set("error", pyjson.String(msg))
 		g.errs = append(g.errs, validationError{Type: "value_error", Loc: g.at("country"), Msg: "Value error, " + msg,
-			Input: jsonString(country), Ctx: ctx})
+			Input: pyjson.String(country), Ctx: ctx})
 	}
 	if len(g.errs) > 0 {
 		f.errs = append(f.errs, g.errs...)
 		return nil
 	}
-	out := newObject()
-	out.set("country", jsonString(country))
+	out := pyjson.NewObject()
+	out.Set("country", pyjson.String(country))
 	if subdivision != nil {
 		sub := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(*subdivision)), country+"-")
-		out.set("subdivision", jsonString(sub))
+		out.Set("subdivision", pyjson.String(sub))
 	} else {
-		out.set("subdivision", jsonNull{})
+		out.Set("subdivision", pyjson.Null{})
 	}
 	if city != nil {
-		out.set("city", jsonString(*city))
+		out.Set("city", pyjson.String(*city))
 	} else {
-		out.set("city", jsonNull{})
+		out.Set("city", pyjson.Null{})
 	}
 	return out
 }

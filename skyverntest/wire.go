@@ -1,19 +1,24 @@
 package skyverntest
 
-import "github.com/skyvern-go/skyvern"
+import (
+	"fmt"
+
+	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
+)
 
 // The server's own wire structs. Field order is the key order of Skyvern's
 // Pydantic models, and nothing is omitempty: the server writes every field,
-// nulls included. Fields typed jsonValue carry user-supplied JSON as
-// received (key order and number form intact); a nil jsonValue, nil pointer
+// nulls included. Fields typed pyjson.Value carry user-supplied JSON as
+// received (key order and number form intact); a nil pyjson.Value, nil pointer
 // or zero skyvern.Time is written as null.
 
 // runResponseBase is BaseRunResponse.
 type runResponseBase struct {
 	RunID                string       `json:"run_id"`
 	Status               string       `json:"status"`
-	Output               jsonValue    `json:"output"`
-	DownloadedFiles      jsonValue    `json:"downloaded_files"`
+	Output               pyjson.Value `json:"output"`
+	DownloadedFiles      pyjson.Value `json:"downloaded_files"`
 	RecordingURL         *string      `json:"recording_url"`
 	RecordingArchived    bool         `json:"recording_archived"`
 	ScreenshotURLs       []string     `json:"screenshot_urls"`
@@ -27,8 +32,8 @@ type runResponseBase struct {
 	BrowserSessionID     *string      `json:"browser_session_id"`
 	BrowserProfileID     *string      `json:"browser_profile_id"`
 	MaxScreenshotScrolls *int         `json:"max_screenshot_scrolls"`
-	ScriptRun            jsonValue    `json:"script_run"`
-	Errors               jsonValue    `json:"errors"`
+	ScriptRun            pyjson.Value `json:"script_run"`
+	Errors               pyjson.Value `json:"errors"`
 	StepCount            *int         `json:"step_count"`
 }
 
@@ -57,54 +62,54 @@ type workflowRunResponse struct {
 // taskRunRequest is TaskRunRequest, both as parsed from a run_task body and
 // as echoed in run_request.
 type taskRunRequest struct {
-	Prompt                             string    `json:"prompt"`
-	URL                                *string   `json:"url"`
-	Engine                             string    `json:"engine"`
-	Title                              *string   `json:"title"`
-	ProxyLocation                      jsonValue `json:"proxy_location"`
-	DataExtractionSchema               jsonValue `json:"data_extraction_schema"`
-	ErrorCodeMapping                   jsonValue `json:"error_code_mapping"`
-	MaxSteps                           *int      `json:"max_steps"`
-	WebhookURL                         *string   `json:"webhook_url"`
-	TOTPIdentifier                     *string   `json:"totp_identifier"`
-	TOTPURL                            *string   `json:"totp_url"`
-	BrowserSessionID                   *string   `json:"browser_session_id"`
-	BrowserProfileID                   *string   `json:"browser_profile_id"`
-	StartFreshBrowser                  bool      `json:"start_fresh_browser"`
-	Model                              jsonValue `json:"model"`
-	ExtraHTTPHeaders                   jsonValue `json:"extra_http_headers"`
-	CDPConnectHeaders                  jsonValue `json:"cdp_connect_headers"`
-	PublishWorkflow                    bool      `json:"publish_workflow"`
-	IncludeActionHistoryInVerification *bool     `json:"include_action_history_in_verification"`
-	MaxScreenshotScrolls               *int      `json:"max_screenshot_scrolls"`
-	BrowserAddress                     *string   `json:"browser_address"`
-	RunWith                            *string   `json:"run_with"`
-	FileIDs                            []string  `json:"file_ids"`
+	Prompt                             string       `json:"prompt"`
+	URL                                *string      `json:"url"`
+	Engine                             string       `json:"engine"`
+	Title                              *string      `json:"title"`
+	ProxyLocation                      pyjson.Value `json:"proxy_location"`
+	DataExtractionSchema               pyjson.Value `json:"data_extraction_schema"`
+	ErrorCodeMapping                   pyjson.Value `json:"error_code_mapping"`
+	MaxSteps                           *int         `json:"max_steps"`
+	WebhookURL                         *string      `json:"webhook_url"`
+	TOTPIdentifier                     *string      `json:"totp_identifier"`
+	TOTPURL                            *string      `json:"totp_url"`
+	BrowserSessionID                   *string      `json:"browser_session_id"`
+	BrowserProfileID                   *string      `json:"browser_profile_id"`
+	StartFreshBrowser                  bool         `json:"start_fresh_browser"`
+	Model                              pyjson.Value `json:"model"`
+	ExtraHTTPHeaders                   pyjson.Value `json:"extra_http_headers"`
+	CDPConnectHeaders                  pyjson.Value `json:"cdp_connect_headers"`
+	PublishWorkflow                    bool         `json:"publish_workflow"`
+	IncludeActionHistoryInVerification *bool        `json:"include_action_history_in_verification"`
+	MaxScreenshotScrolls               *int         `json:"max_screenshot_scrolls"`
+	BrowserAddress                     *string      `json:"browser_address"`
+	RunWith                            *string      `json:"run_with"`
+	FileIDs                            []string     `json:"file_ids"`
 }
 
 // workflowRunRequest is WorkflowRunRequest, serialized with workflow_id.
 type workflowRunRequest struct {
-	WorkflowID            string    `json:"workflow_id"`
-	Parameters            jsonValue `json:"parameters"`
-	Title                 *string   `json:"title"`
-	ProxyLocation         jsonValue `json:"proxy_location"`
-	WebhookURL            *string   `json:"webhook_url"`
-	TOTPURL               *string   `json:"totp_url"`
-	TOTPIdentifier        *string   `json:"totp_identifier"`
-	BrowserSessionID      *string   `json:"browser_session_id"`
-	ReuseBrowserSession   *bool     `json:"reuse_browser_session"`
-	BrowserProfileID      *string   `json:"browser_profile_id"`
-	StartFreshBrowser     bool      `json:"start_fresh_browser"`
-	MaxScreenshotScrolls  *int      `json:"max_screenshot_scrolls"`
-	MaxElapsedTimeMinutes *int      `json:"max_elapsed_time_minutes"`
-	ExtraHTTPHeaders      jsonValue `json:"extra_http_headers"`
-	CDPConnectHeaders     jsonValue `json:"cdp_connect_headers"`
-	BrowserAddress        *string   `json:"browser_address"`
-	AIFallback            *bool     `json:"ai_fallback"`
-	RunWith               *string   `json:"run_with"`
-	BrowserType           *string   `json:"browser_type"`
-	RunMetadata           jsonValue `json:"run_metadata"`
-	FileIDs               []string  `json:"file_ids"`
+	WorkflowID            string       `json:"workflow_id"`
+	Parameters            pyjson.Value `json:"parameters"`
+	Title                 *string      `json:"title"`
+	ProxyLocation         pyjson.Value `json:"proxy_location"`
+	WebhookURL            *string      `json:"webhook_url"`
+	TOTPURL               *string      `json:"totp_url"`
+	TOTPIdentifier        *string      `json:"totp_identifier"`
+	BrowserSessionID      *string      `json:"browser_session_id"`
+	ReuseBrowserSession   *bool        `json:"reuse_browser_session"`
+	BrowserProfileID      *string      `json:"browser_profile_id"`
+	StartFreshBrowser     bool         `json:"start_fresh_browser"`
+	MaxScreenshotScrolls  *int         `json:"max_screenshot_scrolls"`
+	MaxElapsedTimeMinutes *int         `json:"max_elapsed_time_minutes"`
+	ExtraHTTPHeaders      pyjson.Value `json:"extra_http_headers"`
+	CDPConnectHeaders     pyjson.Value `json:"cdp_connect_headers"`
+	BrowserAddress        *string      `json:"browser_address"`
+	AIFallback            *bool        `json:"ai_fallback"`
+	RunWith               *string      `json:"run_with"`
+	BrowserType           *string      `json:"browser_type"`
+	RunMetadata           pyjson.Value `json:"run_metadata"`
+	FileIDs               []string     `json:"file_ids"`
 }
 
 // workflowWire is Workflow; agent_id is Pydantic's computed field, last.
@@ -118,7 +123,7 @@ type workflowWire struct {
 	IsTemplate               bool               `json:"is_template"`
 	Description              *string            `json:"description"`
 	WorkflowDefinition       workflowDefinition `json:"workflow_definition"`
-	ProxyLocation            jsonValue          `json:"proxy_location"`
+	ProxyLocation            pyjson.Value       `json:"proxy_location"`
 	WebhookCallbackURL       *string            `json:"webhook_callback_url"`
 	TOTPVerificationURL      *string            `json:"totp_verification_url"`
 	TOTPIdentifier           *string            `json:"totp_identifier"`
@@ -128,13 +133,13 @@ type workflowWire struct {
 	PinSavedSessionIP        bool               `json:"pin_saved_session_ip"`
 	BrowserProfileID         *string            `json:"browser_profile_id"`
 	BrowserProfileKey        *string            `json:"browser_profile_key"`
-	Model                    jsonValue          `json:"model"`
+	Model                    pyjson.Value       `json:"model"`
 	BrowserType              *string            `json:"browser_type"`
 	Status                   string             `json:"status"`
 	MaxScreenshotScrolls     *int               `json:"max_screenshot_scrolls"`
 	MaxElapsedTimeMinutes    *int               `json:"max_elapsed_time_minutes"`
-	ExtraHTTPHeaders         jsonValue          `json:"extra_http_headers"`
-	CDPConnectHeaders        jsonValue          `json:"cdp_connect_headers"`
+	ExtraHTTPHeaders         pyjson.Value       `json:"extra_http_headers"`
+	CDPConnectHeaders        pyjson.Value       `json:"cdp_connect_headers"`
 	RunWith                  string             `json:"run_with"`
 	AIFallback               bool               `json:"ai_fallback"`
 	CacheKey                 *string            `json:"cache_key"`
@@ -158,12 +163,12 @@ type workflowWire struct {
 // workflowDefinition is the stored WorkflowDefinition.
 type workflowDefinition struct {
 	Version              int              `json:"version"`
-	Parameters           jsonValue        `json:"parameters"`
-	Blocks               jsonValue        `json:"blocks"`
+	Parameters           pyjson.Value     `json:"parameters"`
+	Blocks               pyjson.Value     `json:"blocks"`
 	FinallyBlockLabel    *string          `json:"finally_block_label"`
-	ErrorCodeMapping     jsonValue        `json:"error_code_mapping"`
+	ErrorCodeMapping     pyjson.Value     `json:"error_code_mapping"`
 	WorkflowSystemPrompt *string          `json:"workflow_system_prompt"`
-	CompletionContract   jsonValue        `json:"completion_contract"`
+	CompletionContract   pyjson.Value     `json:"completion_contract"`
 	RetryPolicy          *retryPolicyWire `json:"retry_policy"`
 }
 
@@ -174,18 +179,18 @@ type legacyTaskResponse struct {
 	Status               string       `json:"status"`
 	CreatedAt            skyvern.Time `json:"created_at"`
 	ModifiedAt           skyvern.Time `json:"modified_at"`
-	ExtractedInformation jsonValue    `json:"extracted_information"`
+	ExtractedInformation pyjson.Value `json:"extracted_information"`
 	ActionScreenshotURLs []string     `json:"action_screenshot_urls"`
 	ScreenshotURL        *string      `json:"screenshot_url"`
 	RecordingURL         *string      `json:"recording_url"`
 	RecordingArchived    bool         `json:"recording_archived"`
 	BrowserConsoleLogURL *string      `json:"browser_console_log_url"`
-	DownloadedFiles      jsonValue    `json:"downloaded_files"`
-	DownloadedFileURLs   jsonValue    `json:"downloaded_file_urls"`
+	DownloadedFiles      pyjson.Value `json:"downloaded_files"`
+	DownloadedFileURLs   pyjson.Value `json:"downloaded_file_urls"`
 	FailureReason        *string      `json:"failure_reason"`
-	FailureCategory      jsonValue    `json:"failure_category"`
+	FailureCategory      pyjson.Value `json:"failure_category"`
 	WebhookFailureReason *string      `json:"webhook_failure_reason"`
-	Errors               jsonValue    `json:"errors"`
+	Errors               pyjson.Value `json:"errors"`
 	MaxStepsPerRun       *int         `json:"max_steps_per_run"`
 	WorkflowRunID        *string      `json:"workflow_run_id"`
 	QueuedAt             skyvern.Time `json:"queued_at"`
@@ -208,25 +213,25 @@ type legacyTaskV2 struct {
 	Prompt                      string       `json:"prompt"`
 	URL                         *string      `json:"url"`
 	Summary                     *string      `json:"summary"`
-	Output                      jsonValue    `json:"output"`
+	Output                      pyjson.Value `json:"output"`
 	TOTPVerificationURL         *string      `json:"totp_verification_url"`
 	TOTPIdentifier              *string      `json:"totp_identifier"`
-	ProxyLocation               jsonValue    `json:"proxy_location"`
+	ProxyLocation               pyjson.Value `json:"proxy_location"`
 	WebhookCallbackURL          *string      `json:"webhook_callback_url"`
 	WebhookFailureReason        *string      `json:"webhook_failure_reason"`
-	ExtractedInformationSchema  jsonValue    `json:"extracted_information_schema"`
-	ErrorCodeMapping            jsonValue    `json:"error_code_mapping"`
+	ExtractedInformationSchema  pyjson.Value `json:"extracted_information_schema"`
+	ErrorCodeMapping            pyjson.Value `json:"error_code_mapping"`
 	WorkflowSystemPrompt        *string      `json:"workflow_system_prompt"`
-	Model                       jsonValue    `json:"model"`
+	Model                       pyjson.Value `json:"model"`
 	QueuedAt                    skyvern.Time `json:"queued_at"`
 	StartedAt                   skyvern.Time `json:"started_at"`
 	FinishedAt                  skyvern.Time `json:"finished_at"`
 	MaxScreenshotScrollingTimes *int         `json:"max_screenshot_scrolling_times"`
-	ExtraHTTPHeaders            jsonValue    `json:"extra_http_headers"`
-	CDPConnectHeaders           jsonValue    `json:"cdp_connect_headers"`
+	ExtraHTTPHeaders            pyjson.Value `json:"extra_http_headers"`
+	CDPConnectHeaders           pyjson.Value `json:"cdp_connect_headers"`
 	BrowserAddress              *string      `json:"browser_address"`
 	RunWith                     *string      `json:"run_with"`
-	FailureCategory             jsonValue    `json:"failure_category"`
+	FailureCategory             pyjson.Value `json:"failure_category"`
 	CreatedAt                   skyvern.Time `json:"created_at"`
 	ModifiedAt                  skyvern.Time `json:"modified_at"`
 }
@@ -238,34 +243,34 @@ type legacyWorkflowRun struct {
 	WorkflowRunID            string       `json:"workflow_run_id"`
 	Status                   string       `json:"status"`
 	FailureReason            *string      `json:"failure_reason"`
-	FailureCategory          jsonValue    `json:"failure_category"`
+	FailureCategory          pyjson.Value `json:"failure_category"`
 	RetriedFromWorkflowRunID *string      `json:"retried_from_workflow_run_id"`
 	RetriedByWorkflowRunID   *string      `json:"retried_by_workflow_run_id"`
-	ProxyLocation            jsonValue    `json:"proxy_location"`
+	ProxyLocation            pyjson.Value `json:"proxy_location"`
 	WebhookCallbackURL       *string      `json:"webhook_callback_url"`
 	WebhookFailureReason     *string      `json:"webhook_failure_reason"`
 	TOTPVerificationURL      *string      `json:"totp_verification_url"`
 	TOTPIdentifier           *string      `json:"totp_identifier"`
-	ExtraHTTPHeaders         jsonValue    `json:"extra_http_headers"`
-	CDPConnectHeaders        jsonValue    `json:"cdp_connect_headers"`
+	ExtraHTTPHeaders         pyjson.Value `json:"extra_http_headers"`
+	CDPConnectHeaders        pyjson.Value `json:"cdp_connect_headers"`
 	QueuedAt                 skyvern.Time `json:"queued_at"`
 	StartedAt                skyvern.Time `json:"started_at"`
 	FinishedAt               skyvern.Time `json:"finished_at"`
 	CreatedAt                skyvern.Time `json:"created_at"`
 	ModifiedAt               skyvern.Time `json:"modified_at"`
-	Parameters               jsonValue    `json:"parameters"`
+	Parameters               pyjson.Value `json:"parameters"`
 	ScreenshotURLs           []string     `json:"screenshot_urls"`
 	RecordingURL             *string      `json:"recording_url"`
-	RecordingURLs            jsonValue    `json:"recording_urls"`
+	RecordingURLs            pyjson.Value `json:"recording_urls"`
 	RecordingArchived        bool         `json:"recording_archived"`
-	DownloadedFiles          jsonValue    `json:"downloaded_files"`
-	DownloadedFileURLs       jsonValue    `json:"downloaded_file_urls"`
-	Outputs                  jsonValue    `json:"outputs"`
+	DownloadedFiles          pyjson.Value `json:"downloaded_files"`
+	DownloadedFileURLs       pyjson.Value `json:"downloaded_file_urls"`
+	Outputs                  pyjson.Value `json:"outputs"`
 	TotalSteps               *int         `json:"total_steps"`
-	TotalCost                jsonValue    `json:"total_cost"`
-	CreditsUsed              jsonValue    `json:"credits_used"`
-	CachedCreditsUsed        jsonValue    `json:"cached_credits_used"`
-	TaskV2                   jsonValue    `json:"task_v2"`
+	TotalCost                pyjson.Value `json:"total_cost"`
+	CreditsUsed              pyjson.Value `json:"credits_used"`
+	CachedCreditsUsed        pyjson.Value `json:"cached_credits_used"`
+	TaskV2                   pyjson.Value `json:"task_v2"`
 	WorkflowTitle            *string      `json:"workflow_title"`
 	BrowserSessionID         *string      `json:"browser_session_id"`
 	BrowserProfileID         *string      `json:"browser_profile_id"`
@@ -274,9 +279,28 @@ type legacyWorkflowRun struct {
 	MaxScreenshotScrolls     *int         `json:"max_screenshot_scrolls"`
 	BrowserAddress           *string      `json:"browser_address"`
 	RunWith                  string       `json:"run_with"`
-	ScriptRun                jsonValue    `json:"script_run"`
+	ScriptRun                pyjson.Value `json:"script_run"`
 	ScriptID                 *string      `json:"script_id"`
-	Errors                   jsonValue    `json:"errors"`
+	Errors                   pyjson.Value `json:"errors"`
 	AgentID                  string       `json:"agent_id"`
 	AgentRunID               string       `json:"agent_run_id"`
+}
+
+// mustJSONValue converts one of the server's own wire structs, which are
+// built so that conversion cannot fail.
+func mustJSONValue(v any) pyjson.Value {
+	jv, err := pyjson.ValueOf(v)
+	if err != nil {
+		panic(fmt.Sprintf("skyverntest: internal wire struct %T: %v", v, err))
+	}
+	return jv
+}
+
+// mustObject is mustJSONValue for structs, which always become objects.
+func mustObject(v any) *pyjson.Object {
+	obj, ok := mustJSONValue(v).(*pyjson.Object)
+	if !ok {
+		panic(fmt.Sprintf("skyverntest: internal wire struct %T is not an object", v))
+	}
+	return obj
 }

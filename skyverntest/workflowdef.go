@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // parseWorkflowRequest validates a WorkflowRequest body (create and update).
 // errs are FastAPI's body-validation items (answered before anything else);
 // routeErr is what the route itself rejects afterwards: no definition at
 // all, or a yaml_definition it cannot read.
-func parseWorkflowRequest(body jsonValue) (spec *workflowWire, errs []validationError, routeErr *httpError) {
+func parseWorkflowRequest(body pyjson.Value) (spec *workflowWire, errs []validationError, routeErr *httpError) {
 	if body == nil {
 		return nil, missingBody(), nil
 	}
-	obj, ok := body.(*jsonObject)
+	obj, ok := body.(*pyjson.Object)
 	if !ok {
 		return nil, []validationError{{
 			Type: "model_attributes_type", Loc: []any{"body"},
@@ -45,7 +47,7 @@ func parseWorkflowRequest(body jsonValue) (spec *workflowWire, errs []validation
 // parseWorkflowDefinition validates a WorkflowCreateYAMLRequest object in
 // its field order, returning the workflow it describes (ids, version and
 // timestamps left empty).
-func parseWorkflowDefinition(obj *jsonObject, loc ...any) (*workflowWire, []validationError) {
+func parseWorkflowDefinition(obj *pyjson.Object, loc ...any) (*workflowWire, []validationError) {
 	f := newFields(obj, loc...)
 	wf := &workflowWire{}
 	wf.Title = f.requiredString("title")
@@ -78,9 +80,9 @@ func parseWorkflowDefinition(obj *jsonObject, loc ...any) (*workflowWire, []vali
 	}
 	wf.AIFallback = f.flag("ai_fallback", true)
 	wf.CacheKey = stringPtr("default")
-	if v, present := obj.get("cache_key"); present {
+	if v, present := obj.Get("cache_key"); present {
 		wf.CacheKey = f.str("cache_key")
-		if _, isStr := v.(jsonString); !isStr && !isNull(v) {
+		if _, isStr := v.(pyjson.String); !isStr && !isNull(v) {
 			wf.CacheKey = nil
 		}
 	}
@@ -99,13 +101,13 @@ func boolPtr(b bool) *bool { return &b }
 // definition validates a WorkflowDefinitionYAML. Parameters and blocks are
 // kept as sent; only their discriminators and required keys are checked.
 func (f *fields) definition(key string) workflowDefinition {
-	def := workflowDefinition{Version: 1, Parameters: jsonArray{}, Blocks: jsonArray{}}
+	def := workflowDefinition{Version: 1, Parameters: pyjson.Array{}, Blocks: pyjson.Array{}}
 	v, ok := f.lookup(key)
 	if !ok {
 		f.errs = append(f.errs, validationError{Type: "missing", Loc: f.at(key), Msg: "Field required", Input: f.obj})
 		return def
 	}
-	obj, isObj := v.(*jsonObject)
+	obj, isObj := v.(*pyjson.Object)
 	if !isObj {
 		f.fail(key, "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", v)
 		return def
@@ -127,40 +129,40 @@ func (f *fields) definition(key string) workflowDefinition {
 
 // taggedList validates a required list of a discriminated union: each item
 // must be an object whose tag is one of tags and which has the required key.
-func (f *fields) taggedList(key, tagKey, required string, tags []string) jsonValue {
+func (f *fields) taggedList(key, tagKey, required string, tags []string) pyjson.Value {
 	v, ok := f.lookup(key)
 	if !ok {
 		f.errs = append(f.errs, validationError{Type: "missing", Loc: f.at(key), Msg: "Field required", Input: f.obj})
-		return jsonArray{}
+		return pyjson.Array{}
 	}
-	list, isList := v.(jsonArray)
+	list, isList := v.(pyjson.Array)
 	if !isList {
 		f.fail(key, "list_type", "Input should be a valid list", v)
-		return jsonArray{}
+		return pyjson.Array{}
 	}
 	quoted := "'" + strings.Join(tags, "', '") + "'"
 	for i, item := range list {
 		loc := append(f.at(key), i)
-		obj, isObj := item.(*jsonObject)
+		obj, isObj := item.(*pyjson.Object)
 		if !isObj {
 			f.errs = append(f.errs, validationError{Type: "model_attributes_type", Loc: loc,
 				Msg: "Input should be a valid dictionary or object to extract fields from", Input: item})
 			continue
 		}
-		tagVal, hasTag := obj.get(tagKey)
-		tag, isStr := tagVal.(jsonString)
+		tagVal, hasTag := obj.Get(tagKey)
+		tag, isStr := tagVal.(pyjson.String)
 		if !hasTag || !isStr {
-			ctx := newObject()
-			ctx.set("discriminator", jsonString("'"+tagKey+"'"))
+			ctx := pyjson.NewObject()
+			ctx.Set("discriminator", pyjson.String("'"+tagKey+"'"))
 			f.errs = append(f.errs, validationError{Type: "union_tag_not_found", Loc: loc,
 				Msg: "Unable to extract tag using discriminator '" + tagKey + "'", Input: item, Ctx: ctx})
 			continue
 		}
 		if !containsString(tags, string(tag)) {
-			ctx := newObject()
-			ctx.set("discriminator", jsonString("'"+tagKey+"'"))
-			ctx.set("tag", tag)
-			ctx.set("expected_tags", jsonString(quoted))
+			ctx := pyjson.NewObject()
+			ctx.Set("discriminator", pyjson.String("'"+tagKey+"'"))
+			ctx.Set("tag", tag)
+			ctx.Set("expected_tags", pyjson.String(quoted))
 			f.errs = append(f.errs, validationError{Type: "union_tag_invalid", Loc: loc,
 				Msg: "Input tag '" + string(tag) + "' found using '" + tagKey +
 					"' does not match any of the expected tags: " + quoted,
@@ -193,8 +195,8 @@ func blockTypes() []string {
 // webhook_callback_url and stores an empty definition. Problems are a 422
 // with a string detail, like Skyvern's route-level ValidationError handler.
 func parseYAMLDefinition(text string) (*workflowWire, *httpError) {
-	if v, err := parseJSON([]byte(text)); err == nil {
-		obj, ok := v.(*jsonObject)
+	if v, err := pyjson.Parse([]byte(text)); err == nil {
+		obj, ok := v.(*pyjson.Object)
 		if !ok {
 			return nil, &httpError{http.StatusUnprocessableEntity, "Input should be a valid dictionary"}
 		}
@@ -219,16 +221,16 @@ func parseYAMLDefinition(text string) (*workflowWire, *httpError) {
 		}
 		scalars[strings.TrimSpace(k)] = v
 	}
-	obj := newObject()
+	obj := pyjson.NewObject()
 	for _, k := range []string{"title", "description", "webhook_callback_url"} {
 		if v, ok := scalars[k]; ok && v != "" {
-			obj.set(k, jsonString(v))
+			obj.Set(k, pyjson.String(v))
 		}
 	}
-	def := newObject()
-	def.set("parameters", jsonArray{})
-	def.set("blocks", jsonArray{})
-	obj.set("workflow_definition", def)
+	def := pyjson.NewObject()
+	def.Set("parameters", pyjson.Array{})
+	def.Set("blocks", pyjson.Array{})
+	obj.Set("workflow_definition", def)
 	spec, errs := parseWorkflowDefinition(obj)
 	if len(errs) > 0 {
 		return nil, &httpError{http.StatusUnprocessableEntity, formatValidationString(errs)}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // workflowRecord is one workflow (one permanent id) and its versions.
@@ -180,7 +181,7 @@ func (s *Server) handleDeleteWorkflow(w http.ResponseWriter, _ *http.Request, c 
 		s.notifyLocked()
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, jsonNull{})
+	writeJSON(w, http.StatusOK, pyjson.Null{})
 }
 
 func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request, c *call) {
@@ -194,7 +195,7 @@ func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request, c *ca
 	wpid := c.params[0]
 	s.mu.Lock()
 	wf := s.liveWorkflowLocked(wpid, version)
-	var resp jsonValue
+	var resp pyjson.Value
 	if wf != nil {
 		resp = mustJSONValue(wf)
 	}
@@ -263,7 +264,7 @@ func (s *Server) handleListWorkflows(w http.ResponseWriter, r *http.Request, _ *
 	sort.SliceStable(matched, func(i, j int) bool {
 		return matched[i].CreatedAt.After(matched[j].CreatedAt.Time)
 	})
-	list := jsonArray{}
+	list := pyjson.Array{}
 	if start := (page - 1) * pageSize; start < len(matched) {
 		for _, wf := range matched[start:min(start+pageSize, len(matched))] {
 			list = append(list, mustJSONValue(wf))
@@ -295,13 +296,13 @@ func (q *query) integer(name string, def, ge int) int {
 	if len(vs) == 0 {
 		return def
 	}
-	n, typ, msg := laxInt(jsonString(vs[0]))
+	n, typ, msg := laxInt(pyjson.String(vs[0]))
 	if typ != "" {
-		q.errs = append(q.errs, validationError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: jsonString(vs[0])})
+		q.errs = append(q.errs, validationError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: pyjson.String(vs[0])})
 		return def
 	}
 	if n < ge {
-		q.errs = append(q.errs, boundError([]any{"query", name}, jsonString(vs[0]), "greater_than_equal", "greater than or equal to", "ge", ge))
+		q.errs = append(q.errs, boundError([]any{"query", name}, pyjson.String(vs[0]), "greater_than_equal", "greater than or equal to", "ge", ge))
 		return def
 	}
 	return n
@@ -314,7 +315,7 @@ func (q *query) boolean(name string, def bool) bool {
 	}
 	b, typ, msg := parseBoolString(vs[0])
 	if typ != "" {
-		q.errs = append(q.errs, validationError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: jsonString(vs[0])})
+		q.errs = append(q.errs, validationError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: pyjson.String(vs[0])})
 		return def
 	}
 	return b
@@ -337,7 +338,7 @@ func (q *query) enumList(name string, allowed []string) []string {
 	var out []string
 	for i, v := range q.vals[name] {
 		if !containsString(allowed, v) {
-			q.errs = append(q.errs, enumError([]any{"query", name, i}, jsonString(v), allowed))
+			q.errs = append(q.errs, enumError([]any{"query", name, i}, pyjson.String(v), allowed))
 			continue
 		}
 		out = append(out, v)
@@ -375,7 +376,7 @@ func workflowSnapshot(rec *workflowRecord) WorkflowSnapshot {
 	snap := WorkflowSnapshot{
 		WorkflowPermanentID: rec.wpid, WorkflowID: wf.WorkflowID, Version: wf.Version, Title: wf.Title,
 		Status: wf.Status, IdempotencyKey: rec.idemKey, Deleted: rec.deleted(),
-		JSON: encodeJSON(mustJSONValue(wf), modeResponse),
+		JSON: pyjson.Encode(mustJSONValue(wf), pyjson.Response),
 	}
 	if wf.WebhookCallbackURL != nil {
 		snap.WebhookCallbackURL = *wf.WebhookCallbackURL

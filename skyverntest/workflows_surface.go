@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/skyvern-go/skyvern"
+	"github.com/skyvern-go/skyvern/internal/pyjson"
 )
 
 // workflowRunWire is WorkflowRun, the record get_workflow_runs_by_id lists.
@@ -20,15 +21,15 @@ type workflowRunWire struct {
 	ReuseBrowserSession                 *bool        `json:"reuse_browser_session"`
 	DebugSessionID                      *string      `json:"debug_session_id"`
 	Status                              string       `json:"status"`
-	ExtraHTTPHeaders                    jsonValue    `json:"extra_http_headers"`
-	CDPConnectHeaders                   jsonValue    `json:"cdp_connect_headers"`
-	ProxyLocation                       jsonValue    `json:"proxy_location"`
+	ExtraHTTPHeaders                    pyjson.Value `json:"extra_http_headers"`
+	CDPConnectHeaders                   pyjson.Value `json:"cdp_connect_headers"`
+	ProxyLocation                       pyjson.Value `json:"proxy_location"`
 	WebhookCallbackURL                  *string      `json:"webhook_callback_url"`
 	WebhookFailureReason                *string      `json:"webhook_failure_reason"`
 	TOTPVerificationURL                 *string      `json:"totp_verification_url"`
 	TOTPIdentifier                      *string      `json:"totp_identifier"`
 	FailureReason                       *string      `json:"failure_reason"`
-	FailureCategory                     jsonValue    `json:"failure_category"`
+	FailureCategory                     pyjson.Value `json:"failure_category"`
 	RetriedFromWorkflowRunID            *string      `json:"retried_from_workflow_run_id"`
 	FallbackAttempt                     *int         `json:"fallback_attempt"`
 	ParentWorkflowRunID                 *string      `json:"parent_workflow_run_id"`
@@ -37,7 +38,7 @@ type workflowRunWire struct {
 	MaxElapsedTimeMinutes               *int         `json:"max_elapsed_time_minutes"`
 	BrowserAddress                      *string      `json:"browser_address"`
 	RunWith                             *string      `json:"run_with"`
-	ScriptRun                           jsonValue    `json:"script_run"`
+	ScriptRun                           pyjson.Value `json:"script_run"`
 	JobID                               *string      `json:"job_id"`
 	DependsOnWorkflowRunID              *string      `json:"depends_on_workflow_run_id"`
 	SequentialKey                       *string      `json:"sequential_key"`
@@ -101,7 +102,7 @@ func (s *Server) handleGetWorkflowRuns(w http.ResponseWriter, r *http.Request, c
 		}
 		matched = append(matched, rr)
 	}
-	list := jsonArray{}
+	list := pyjson.Array{}
 	for i := (page - 1) * pageSize; i < len(matched) && i < page*pageSize; i++ {
 		list = append(list, mustJSONValue(s.workflowRunRecordLocked(matched[i])))
 	}
@@ -119,7 +120,7 @@ func (s *Server) handleGetWorkflowVersions(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	s.mu.Lock()
-	list := jsonArray{}
+	list := pyjson.Array{}
 	if rec := s.workflows[c.params[0]]; rec != nil && !rec.deleted() {
 		for i := len(rec.versions) - 1; i >= 0; i-- {
 			list = append(list, mustJSONValue(rec.versions[i]))

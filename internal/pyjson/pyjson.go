@@ -1,4 +1,9 @@
-package skyverntest
+// Package pyjson writes JSON byte for byte as Skyvern's Python server does,
+// so that the fake server in skyverntest answers with the real server's
+// bytes and signs webhooks over the bodies the real signer would sign. It
+// keeps what encoding/json loses (key order, 3 against 3.0) and matches two
+// serializers: Pydantic's for responses and json.dumps for webhook bodies.
+package pyjson
 
 import (
 	"bytes"
@@ -12,128 +17,151 @@ import (
 	"unicode/utf8"
 )
 
-// jsonValue is a JSON document that keeps what Python keeps and encoding/json
+// Value is a JSON document that keeps what Python keeps and encoding/json
 // loses: the insertion order of object keys and the difference between the
-// integer 3 and the float 3.0. The server's bytes depend on both.
+// integer 3 and the float 3.0. The fake server's bytes depend on both.
 //
 // Values are treated as immutable once stored in the server's state; the only
-// mutating operations (set, update) are applied to freshly built objects.
-type jsonValue interface {
-	appendTo(b []byte, mode encodeMode) []byte
+// mutating operations ([Object.Set], [Object.Update]) are applied to freshly
+// built objects. The set of Value types is closed: only this package's types
+// implement it.
+type Value interface {
+	appendTo(b []byte, mode Mode) []byte
 }
 
-type (
-	jsonNull   struct{}
-	jsonBool   bool
-	jsonString string
-	// jsonInt holds the canonical decimal digits of an integer of any size,
-	// as Python's int would print them.
-	jsonInt   string
-	jsonFloat float64
-	jsonArray []jsonValue
-)
+// Null is JSON null, Python's None.
+type Null struct{}
 
-// jsonObject is an ordered object with Python dict semantics: setting an
+// Bool is a JSON boolean.
+type Bool bool
+
+// String is a JSON string.
+type String string
+
+// Int holds the canonical decimal digits of an integer of any size, as
+// Python's int would print them.
+type Int string
+
+// Float is a JSON number that Python reads as a float (its literal has a
+// fraction or an exponent): 3.0 stays a Float, distinct from the [Int] 3.
+type Float float64
+
+// Array is a JSON array; a nil element is written as null.
+type Array []Value
+
+// Object is an ordered object with Python dict semantics: setting an
 // existing key replaces its value in place; a new key is appended.
-type jsonObject struct {
-	members []jsonMember
+type Object struct {
+	members []Member
 	index   map[string]int
 }
 
-type jsonMember struct {
-	key string
-	val jsonValue
+// Member is one key and its value in an [Object].
+type Member struct {
+	Key   string
+	Value Value
 }
 
-// encodeMode selects whose serializer the bytes must match.
-type encodeMode int
+// Mode selects whose serializer the bytes of [Encode] must match.
+type Mode int
 
 const (
-	// modeResponse matches Pydantic's model_dump_json, which FastAPI uses
-	// for every response body.
-	modeResponse encodeMode = iota
-	// modeWebhook matches the webhook signer: json.dumps with compact
-	// separators and ensure_ascii=False, after every whole-number float has
-	// been turned into an int.
-	modeWebhook
+	// Response matches Pydantic's model_dump_json, which FastAPI uses for
+	// every response body.
+	Response Mode = iota
+	// Webhook matches the webhook signer: json.dumps with compact separators
+	// and ensure_ascii=False, after every whole-number float has been turned
+	// into an int.
+	Webhook
 )
 
-func newObject() *jsonObject { return &jsonObject{index: map[string]int{}} }
+// NewObject returns an empty [Object].
+func NewObject() *Object { return &Object{index: map[string]int{}} }
 
-func (o *jsonObject) set(key string, v jsonValue) {
+// Set gives key the value v (null when v is nil), in place when key is
+// already present and at the end otherwise, as assigning to a dict does.
+func (o *Object) Set(key string, v Value) {
 	if v == nil {
-		v = jsonNull{}
+		v = Null{}
 	}
 	if i, ok := o.index[key]; ok {
-		o.members[i].val = v
+		o.members[i].Value = v
 		return
 	}
 	o.index[key] = len(o.members)
-	o.members = append(o.members, jsonMember{key, v})
+	o.members = append(o.members, Member{key, v})
 }
 
-func (o *jsonObject) get(key string) (jsonValue, bool) {
+// Get returns the value of key and whether o has it.
+func (o *Object) Get(key string) (Value, bool) {
 	i, ok := o.index[key]
 	if !ok {
 		return nil, false
 	}
-	return o.members[i].val, true
+	return o.members[i].Value, true
 }
 
-func (o *jsonObject) keys() []string {
+// Keys returns the keys of o in order.
+func (o *Object) Keys() []string {
 	ks := make([]string, len(o.members))
 	for i, m := range o.members {
-		ks[i] = m.key
+		ks[i] = m.Key
 	}
 	return ks
 }
 
-// update merges other into o the way Python's dict.update does.
-func (o *jsonObject) update(other *jsonObject) {
+// Members returns the members of o in order. The slice is o's own, shared
+// rather than copied because callers only range over it: it must not be
+// changed.
+func (o *Object) Members() []Member { return o.members }
+
+// Update merges other into o the way Python's dict.update does.
+func (o *Object) Update(other *Object) {
 	for _, m := range other.members {
-		o.set(m.key, m.val)
+		o.Set(m.Key, m.Value)
 	}
 }
 
-// without returns a copy of o minus the given keys.
-func (o *jsonObject) without(keys ...string) *jsonObject {
+// Without returns a copy of o minus the given keys.
+func (o *Object) Without(keys ...string) *Object {
 	skip := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		skip[k] = true
 	}
-	out := newObject()
+	out := NewObject()
 	for _, m := range o.members {
-		if !skip[m.key] {
-			out.set(m.key, m.val)
+		if !skip[m.Key] {
+			out.Set(m.Key, m.Value)
 		}
 	}
 	return out
 }
 
-// encodeJSON returns the bytes of v as the given serializer would write them.
-func encodeJSON(v jsonValue, mode encodeMode) []byte {
+// Encode returns the bytes of v as the serializer that mode names would
+// write them; a nil v is null.
+func Encode(v Value, mode Mode) []byte {
 	if v == nil {
 		return []byte("null")
 	}
 	return v.appendTo(make([]byte, 0, 256), mode)
 }
 
-func (jsonNull) appendTo(b []byte, _ encodeMode) []byte { return append(b, "null"...) }
+func (Null) appendTo(b []byte, _ Mode) []byte { return append(b, "null"...) }
 
-func (v jsonBool) appendTo(b []byte, _ encodeMode) []byte { return strconv.AppendBool(b, bool(v)) }
+func (v Bool) appendTo(b []byte, _ Mode) []byte { return strconv.AppendBool(b, bool(v)) }
 
-func (v jsonString) appendTo(b []byte, _ encodeMode) []byte { return appendString(b, string(v)) }
+func (v String) appendTo(b []byte, _ Mode) []byte { return appendString(b, string(v)) }
 
-func (v jsonInt) appendTo(b []byte, _ encodeMode) []byte { return append(b, v...) }
+func (v Int) appendTo(b []byte, _ Mode) []byte { return append(b, v...) }
 
-func (v jsonFloat) appendTo(b []byte, mode encodeMode) []byte {
+func (v Float) appendTo(b []byte, mode Mode) []byte {
 	f := float64(v)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		// Pydantic writes non-finite floats as null, and the webhook body is
 		// built from Pydantic's output, so both paths end up with null.
 		return append(b, "null"...)
 	}
-	if mode == modeWebhook {
+	if mode == Webhook {
 		if f == math.Trunc(f) {
 			if f == 0 {
 				return append(b, '0')
@@ -146,29 +174,29 @@ func (v jsonFloat) appendTo(b []byte, mode encodeMode) []byte {
 	return appendPydanticFloat(b, f)
 }
 
-func (v jsonArray) appendTo(b []byte, mode encodeMode) []byte {
+func (v Array) appendTo(b []byte, mode Mode) []byte {
 	b = append(b, '[')
 	for i, e := range v {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		if e == nil {
-			e = jsonNull{}
+			e = Null{}
 		}
 		b = e.appendTo(b, mode)
 	}
 	return append(b, ']')
 }
 
-func (o *jsonObject) appendTo(b []byte, mode encodeMode) []byte {
+func (o *Object) appendTo(b []byte, mode Mode) []byte {
 	b = append(b, '{')
 	for i, m := range o.members {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, m.key)
+		b = appendString(b, m.Key)
 		b = append(b, ':')
-		b = m.val.appendTo(b, mode)
+		b = m.Value.appendTo(b, mode)
 	}
 	return append(b, '}')
 }
@@ -323,62 +351,64 @@ func appendFixed(b []byte, digits string, point int) []byte {
 	}
 }
 
-// errJSONSyntax marks a body that is not valid JSON; the offset is kept for
+// SyntaxError marks a body that is not valid JSON; the offset is kept for
 // the 422 location, as FastAPI reports the character position.
-type jsonSyntaxError struct {
-	offset int64
-	msg    string
+type SyntaxError struct {
+	Offset int64  // in bytes from the start of the body
+	Msg    string // what is wrong there
 }
 
-func (e *jsonSyntaxError) Error() string {
-	return fmt.Sprintf("invalid JSON at offset %d: %s", e.offset, e.msg)
+// Error names the offset and what is wrong there.
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.Msg)
 }
 
-// parseJSON decodes data into a jsonValue, keeping key order (a repeated key
+// Parse decodes data into a [Value], keeping key order (a repeated key
 // keeps its first position and its last value, like Python's json.loads) and
 // telling integers from floats by their literal, as Python does.
-func parseJSON(data []byte) (jsonValue, error) {
+func Parse(data []byte) (Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	v, err := parseValue(dec)
 	if err != nil {
-		return nil, syntaxError(dec, err)
+		return nil, newSyntaxError(dec, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &jsonSyntaxError{offset: dec.InputOffset(), msg: "Extra data"}
+		return nil, &SyntaxError{Offset: dec.InputOffset(), Msg: "Extra data"}
 	}
 	return v, nil
 }
 
-func syntaxError(dec *json.Decoder, err error) error {
+// newSyntaxError reports err, met while decoding, as a [*SyntaxError].
+func newSyntaxError(dec *json.Decoder, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &jsonSyntaxError{offset: se.Offset, msg: se.Error()}
+		return &SyntaxError{Offset: se.Offset, Msg: se.Error()}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &jsonSyntaxError{offset: dec.InputOffset(), msg: "Expecting value"}
+		return &SyntaxError{Offset: dec.InputOffset(), Msg: "Expecting value"}
 	}
-	return &jsonSyntaxError{offset: dec.InputOffset(), msg: err.Error()}
+	return &SyntaxError{Offset: dec.InputOffset(), Msg: err.Error()}
 }
 
-func parseValue(dec *json.Decoder) (jsonValue, error) {
+func parseValue(dec *json.Decoder) (Value, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
 	switch t := tok.(type) {
 	case nil:
-		return jsonNull{}, nil
+		return Null{}, nil
 	case bool:
-		return jsonBool(t), nil
+		return Bool(t), nil
 	case string:
-		return jsonString(t), nil
+		return String(t), nil
 	case json.Number:
 		return numberValue(string(t))
 	case json.Delim:
 		switch t {
 		case '{':
-			obj := newObject()
+			obj := NewObject()
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
@@ -392,14 +422,14 @@ func parseValue(dec *json.Decoder) (jsonValue, error) {
 				if err != nil {
 					return nil, err
 				}
-				obj.set(key, v)
+				obj.Set(key, v)
 			}
 			if _, err := dec.Token(); err != nil {
 				return nil, err
 			}
 			return obj, nil
 		case '[':
-			arr := jsonArray{}
+			arr := Array{}
 			for dec.More() {
 				v, err := parseValue(dec)
 				if err != nil {
@@ -419,7 +449,7 @@ func parseValue(dec *json.Decoder) (jsonValue, error) {
 // numberValue classifies a JSON number literal the way Python's json module
 // does: a fraction or exponent makes a float, anything else an int of any
 // size.
-func numberValue(lit string) (jsonValue, error) {
+func numberValue(lit string) (Value, error) {
 	if strings.ContainsAny(lit, ".eE") {
 		f, err := strconv.ParseFloat(lit, 64)
 		if err != nil {
@@ -428,10 +458,10 @@ func numberValue(lit string) (jsonValue, error) {
 				return nil, err
 			}
 		}
-		return jsonFloat(f), nil
+		return Float(f), nil
 	}
 	if lit == "-0" {
-		return jsonInt("0"), nil
+		return Int("0"), nil
 	}
 	if _, err := strconv.ParseFloat(lit, 64); err != nil {
 		var ne *strconv.NumError
@@ -439,5 +469,5 @@ func numberValue(lit string) (jsonValue, error) {
 			return nil, fmt.Errorf("invalid number %q", lit)
 		}
 	}
-	return jsonInt(lit), nil
+	return Int(lit), nil
 }

@@ -1,4 +1,4 @@
-package skyverntest
+package pyjson
 
 import (
 	"encoding"
@@ -18,14 +18,14 @@ import (
 const maxValueDepth = 512
 
 var (
-	jsonValueType   = reflect.TypeOf((*jsonValue)(nil)).Elem()
+	valueType       = reflect.TypeOf((*Value)(nil)).Elem()
 	marshalerType   = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
 	textMarshalType = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 	skyvernTimeType = reflect.TypeOf(skyvern.Time{})
 	jsonNumberType  = reflect.TypeOf(json.Number(""))
 )
 
-// toJSONValue converts a Go value into a jsonValue.
+// ValueOf converts a Go value into a [Value].
 //
 // It follows encoding/json's rules (json tags, omitempty, sorted map keys,
 // json.Marshaler, encoding.TextMarshaler, []byte as base64) with two
@@ -33,69 +33,51 @@ var (
 // 29.0 is a whole-number float, which the webhook signer turns into 29 and a
 // response keeps as 29.0), and struct fields keep their declaration order,
 // which is how the server's wire structs encode key order. json.RawMessage is
-// parsed with its key order and number literals intact.
-func toJSONValue(v any) (jsonValue, error) {
+// parsed with its key order and number literals intact, and a skyvern.Time
+// is written in Skyvern's timestamp form (null when zero).
+func ValueOf(v any) (Value, error) {
 	if v == nil {
-		return jsonNull{}, nil
+		return Null{}, nil
 	}
-	if jv, ok := v.(jsonValue); ok {
+	if jv, ok := v.(Value); ok {
 		return jv, nil
 	}
 	return convertValue(reflect.ValueOf(v), 0)
 }
 
-// mustJSONValue converts one of the server's own wire structs, which are
-// built so that conversion cannot fail.
-func mustJSONValue(v any) jsonValue {
-	jv, err := toJSONValue(v)
-	if err != nil {
-		panic(fmt.Sprintf("skyverntest: internal wire struct %T: %v", v, err))
-	}
-	return jv
-}
-
-// mustObject is mustJSONValue for structs, which always become objects.
-func mustObject(v any) *jsonObject {
-	obj, ok := mustJSONValue(v).(*jsonObject)
-	if !ok {
-		panic(fmt.Sprintf("skyverntest: internal wire struct %T is not an object", v))
-	}
-	return obj
-}
-
-func convertValue(v reflect.Value, depth int) (jsonValue, error) {
+func convertValue(v reflect.Value, depth int) (Value, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("value nested deeper than %d levels (cyclic?)", maxValueDepth)
 	}
 	if !v.IsValid() {
-		return jsonNull{}, nil
+		return Null{}, nil
 	}
 	t := v.Type()
-	if t.Implements(jsonValueType) {
+	if t.Implements(valueType) {
 		if (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer) && v.IsNil() {
-			return jsonNull{}, nil
+			return Null{}, nil
 		}
-		jv, _ := v.Interface().(jsonValue)
+		jv, _ := v.Interface().(Value)
 		return jv, nil
 	}
 	switch t {
 	case skyvernTimeType:
 		tm, _ := v.Interface().(skyvern.Time)
 		if tm.IsZero() {
-			return jsonNull{}, nil
+			return Null{}, nil
 		}
-		return jsonString(tm.String()), nil
+		return String(tm.String()), nil
 	case jsonNumberType:
 		return numberValue(v.String())
 	}
 	if v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return jsonNull{}, nil
+			return Null{}, nil
 		}
 		return convertValue(v.Elem(), depth+1)
 	}
 	if v.Kind() == reflect.Pointer && v.IsNil() {
-		return jsonNull{}, nil
+		return Null{}, nil
 	}
 	if jv, ok, err := convertMarshaler(v); ok {
 		return jv, err
@@ -104,17 +86,17 @@ func convertValue(v reflect.Value, depth int) (jsonValue, error) {
 	case reflect.Pointer:
 		return convertValue(v.Elem(), depth+1)
 	case reflect.Bool:
-		return jsonBool(v.Bool()), nil
+		return Bool(v.Bool()), nil
 	case reflect.String:
-		return jsonString(v.String()), nil
+		return String(v.String()), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return jsonInt(strconv.FormatInt(v.Int(), 10)), nil
+		return Int(strconv.FormatInt(v.Int(), 10)), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return jsonInt(strconv.FormatUint(v.Uint(), 10)), nil
+		return Int(strconv.FormatUint(v.Uint(), 10)), nil
 	case reflect.Float32, reflect.Float64:
-		return jsonFloat(v.Float()), nil
+		return Float(v.Float()), nil
 	case reflect.Struct:
-		obj := newObject()
+		obj := NewObject()
 		if err := convertStruct(obj, v, depth); err != nil {
 			return nil, err
 		}
@@ -123,10 +105,10 @@ func convertValue(v reflect.Value, depth int) (jsonValue, error) {
 		return convertMap(v, depth)
 	case reflect.Slice:
 		if v.IsNil() {
-			return jsonNull{}, nil
+			return Null{}, nil
 		}
 		if t.Elem().Kind() == reflect.Uint8 && !reflect.PointerTo(t.Elem()).Implements(marshalerType) {
-			return jsonString(base64.StdEncoding.EncodeToString(v.Bytes())), nil
+			return String(base64.StdEncoding.EncodeToString(v.Bytes())), nil
 		}
 		return convertList(v, depth)
 	case reflect.Array:
@@ -138,7 +120,7 @@ func convertValue(v reflect.Value, depth int) (jsonValue, error) {
 // convertMarshaler handles types with their own JSON or text form. Unlike
 // encoding/json it also uses pointer-receiver methods of values that are not
 // addressable (by copying them), which only makes it more lenient.
-func convertMarshaler(v reflect.Value) (jsonValue, bool, error) {
+func convertMarshaler(v reflect.Value) (Value, bool, error) {
 	if t := v.Type(); !hasOwnForm(t) {
 		if !hasOwnForm(reflect.PointerTo(t)) {
 			return nil, false, nil
@@ -156,7 +138,7 @@ func convertMarshaler(v reflect.Value) (jsonValue, bool, error) {
 		if err != nil {
 			return nil, true, err
 		}
-		jv, err := parseJSON(raw)
+		jv, err := Parse(raw)
 		return jv, true, err
 	}
 	if m, ok := v.Interface().(encoding.TextMarshaler); ok {
@@ -164,7 +146,7 @@ func convertMarshaler(v reflect.Value) (jsonValue, bool, error) {
 		if err != nil {
 			return nil, true, err
 		}
-		return jsonString(text), true, nil
+		return String(text), true, nil
 	}
 	return nil, false, nil
 }
@@ -173,7 +155,7 @@ func hasOwnForm(t reflect.Type) bool {
 	return t.Implements(marshalerType) || t.Implements(textMarshalType)
 }
 
-func convertStruct(obj *jsonObject, v reflect.Value, depth int) error {
+func convertStruct(obj *Object, v reflect.Value, depth int) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
@@ -211,7 +193,7 @@ func convertStruct(obj *jsonObject, v reflect.Value, depth int) error {
 		if err != nil {
 			return fmt.Errorf("field %s: %w", sf.Name, err)
 		}
-		obj.set(name, jv)
+		obj.Set(name, jv)
 	}
 	return nil
 }
@@ -245,9 +227,9 @@ func isEmptyValue(v reflect.Value) bool {
 	return false
 }
 
-func convertMap(v reflect.Value, depth int) (jsonValue, error) {
+func convertMap(v reflect.Value, depth int) (Value, error) {
 	if v.IsNil() {
-		return jsonNull{}, nil
+		return Null{}, nil
 	}
 	type entry struct {
 		key string
@@ -277,19 +259,19 @@ func convertMap(v reflect.Value, depth int) (jsonValue, error) {
 		entries = append(entries, entry{key, iter.Value()})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
-	obj := newObject()
+	obj := NewObject()
 	for _, e := range entries {
 		jv, err := convertValue(e.val, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		obj.set(e.key, jv)
+		obj.Set(e.key, jv)
 	}
 	return obj, nil
 }
 
-func convertList(v reflect.Value, depth int) (jsonValue, error) {
-	arr := make(jsonArray, v.Len())
+func convertList(v reflect.Value, depth int) (Value, error) {
+	arr := make(Array, v.Len())
 	for i := range arr {
 		jv, err := convertValue(v.Index(i), depth+1)
 		if err != nil {

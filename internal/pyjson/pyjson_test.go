@@ -1,4 +1,4 @@
-package skyverntest
+package pyjson
 
 import (
 	"encoding/json"
@@ -38,25 +38,25 @@ func TestEncoderMatchesSignatureVectors(t *testing.T) {
 	t.Parallel()
 	vf := loadVectors(t)
 
-	first := newObject()
-	first.set("run_id", jsonString("tsk_1"))
-	first.set("status", jsonString("completed"))
-	first.set("step_count", jsonInt("3"))
+	first := NewObject()
+	first.Set("run_id", String("tsk_1"))
+	first.Set("status", String("completed"))
+	first.Set("step_count", Int("3"))
 
-	output := newObject()
-	output.set("price", jsonFloat(29.0))
-	output.set("rating", jsonFloat(4.5))
-	output.set("name", jsonString("Café <b>&</b>"))
-	second := newObject()
-	second.set("run_id", jsonString("wr_123"))
-	second.set("status", jsonString("completed"))
-	second.set("output", output)
-	second.set("step_count", jsonFloat(3.0))
-	second.set("errors", jsonArray{})
+	output := NewObject()
+	output.Set("price", Float(29.0))
+	output.Set("rating", Float(4.5))
+	output.Set("name", String("Café <b>&</b>"))
+	second := NewObject()
+	second.Set("run_id", String("wr_123"))
+	second.Set("status", String("completed"))
+	second.Set("output", output)
+	second.Set("step_count", Float(3.0))
+	second.Set("errors", Array{})
 
-	for i, obj := range []*jsonObject{first, second} {
+	for i, obj := range []*Object{first, second} {
 		v := vf.Vectors[i]
-		body := encodeJSON(obj, modeWebhook)
+		body := Encode(obj, Webhook)
 		assert.Equal(t, v.Body, string(body), "vector %d body", i)
 		assert.Equal(t, v.Signature, skyvern.Sign(body, v.Key), "vector %d signature", i)
 	}
@@ -64,10 +64,11 @@ func TestEncoderMatchesSignatureVectors(t *testing.T) {
 	// The same payload as a response keeps Pydantic's float form.
 	assert.Equal(t,
 		`{"run_id":"wr_123","status":"completed","output":{"price":29.0,"rating":4.5,"name":"Café <b>&</b>"},"step_count":3.0,"errors":[]}`,
-		string(encodeJSON(second, modeResponse)))
+		string(Encode(second, Response)))
 }
 
-// TestGoValuesMatchVector converts plain Go values the way Complete does.
+// TestGoValuesMatchVector converts plain Go values the way skyverntest's
+// Complete does.
 func TestGoValuesMatchVector(t *testing.T) {
 	t.Parallel()
 	vf := loadVectors(t)
@@ -84,13 +85,13 @@ func TestGoValuesMatchVector(t *testing.T) {
 		StepCount float64  `json:"step_count"`
 		Errors    []string `json:"errors"`
 	}
-	v, err := toJSONValue(payload{"wr_123", "completed", out{29, 4.5, "Café <b>&</b>", ""}, 3, []string{}})
+	v, err := ValueOf(payload{"wr_123", "completed", out{29, 4.5, "Café <b>&</b>", ""}, 3, []string{}})
 	require.NoError(t, err)
-	assert.Equal(t, vf.Vectors[1].Body, string(encodeJSON(v, modeWebhook)))
+	assert.Equal(t, vf.Vectors[1].Body, string(Encode(v, Webhook)))
 
-	raw, err := toJSONValue(json.RawMessage(vf.Vectors[1].Body))
+	raw, err := ValueOf(json.RawMessage(vf.Vectors[1].Body))
 	require.NoError(t, err)
-	assert.Equal(t, vf.Vectors[1].Body, string(encodeJSON(raw, modeWebhook)), "raw JSON keeps its order")
+	assert.Equal(t, vf.Vectors[1].Body, string(Encode(raw, Webhook)), "raw JSON keeps its order")
 }
 
 func TestFloatForms(t *testing.T) {
@@ -125,8 +126,8 @@ func TestFloatForms(t *testing.T) {
 		{math.NaN(), "null", "null"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.python, string(encodeJSON(jsonFloat(tt.in), modeWebhook)), "webhook %v", tt.in)
-		assert.Equal(t, tt.pydantic, string(encodeJSON(jsonFloat(tt.in), modeResponse)), "response %v", tt.in)
+		assert.Equal(t, tt.python, string(Encode(Float(tt.in), Webhook)), "webhook %v", tt.in)
+		assert.Equal(t, tt.pydantic, string(Encode(Float(tt.in), Response)), "response %v", tt.in)
 	}
 	// Python's repr, for floats json.dumps writes as floats.
 	for in, want := range map[float64]string{1.5e-5: "1.5e-05", 1.25: "1.25", 1e22: "1e+22", 1.5e16: "1.5e+16", 1e15: "1000000000000000.0", 0.0001: "0.0001"} {
@@ -138,40 +139,40 @@ func TestStringEscaping(t *testing.T) {
 	t.Parallel()
 	in := "a\"b\\c\b\f\n\r\t\x00\x1f\x7f é \u2028\u2029 <>& \xff 😀"
 	want := `"a\"b\\c\b\f\n\r\t\u0000\u001f` + "\x7f é \u2028\u2029 <>& \uFFFD 😀\""
-	assert.Equal(t, want, string(encodeJSON(jsonString(in), modeWebhook)))
-	assert.Equal(t, want, string(encodeJSON(jsonString(in), modeResponse)))
+	assert.Equal(t, want, string(Encode(String(in), Webhook)))
+	assert.Equal(t, want, string(Encode(String(in), Response)))
 }
 
 func TestParseKeepsOrderAndNumberKinds(t *testing.T) {
 	t.Parallel()
-	v, err := parseJSON([]byte(`{"b":1,"a":1.0,"c":[1e2,-0,12345678901234567890123],"b":2,"d":{"z":null,"y":true}}`))
+	v, err := Parse([]byte(`{"b":1,"a":1.0,"c":[1e2,-0,12345678901234567890123],"b":2,"d":{"z":null,"y":true}}`))
 	require.NoError(t, err)
-	obj := v.(*jsonObject)
-	if diff := cmp.Diff([]string{"b", "a", "c", "d"}, obj.keys()); diff != "" {
+	obj := v.(*Object)
+	if diff := cmp.Diff([]string{"b", "a", "c", "d"}, obj.Keys()); diff != "" {
 		t.Errorf("keys (-want +got):\n%s", diff)
 	}
-	assert.Equal(t, `{"b":2,"a":1.0,"c":[100.0,0,12345678901234567890123],"d":{"z":null,"y":true}}`, string(encodeJSON(v, modeResponse)))
-	assert.Equal(t, `{"b":2,"a":1,"c":[100,0,12345678901234567890123],"d":{"z":null,"y":true}}`, string(encodeJSON(v, modeWebhook)))
+	assert.Equal(t, `{"b":2,"a":1.0,"c":[100.0,0,12345678901234567890123],"d":{"z":null,"y":true}}`, string(Encode(v, Response)))
+	assert.Equal(t, `{"b":2,"a":1,"c":[100,0,12345678901234567890123],"d":{"z":null,"y":true}}`, string(Encode(v, Webhook)))
 
 	for _, bad := range []string{``, `{`, `{"a":}`, `[1,]`, `{"a":1} x`, `nul`, `{"a":1}{}`} {
-		_, err := parseJSON([]byte(bad))
+		_, err := Parse([]byte(bad))
 		assert.Error(t, err, "%q", bad)
 	}
 }
 
 func TestObjectUpdateKeepsPositions(t *testing.T) {
 	t.Parallel()
-	base := newObject()
-	base.set("task_id", jsonString("t"))
-	base.set("status", jsonString("running"))
-	base.set("browser_session_id", jsonString("pbs_1"))
-	upd := newObject()
-	upd.set("run_id", jsonString("t"))
-	upd.set("status", jsonString("completed"))
-	upd.set("browser_session_id", jsonNull{})
-	base.update(upd)
-	assert.Equal(t, `{"task_id":"t","status":"completed","browser_session_id":null,"run_id":"t"}`, string(encodeJSON(base, modeWebhook)))
-	assert.Equal(t, `{"task_id":"t","run_id":"t"}`, string(encodeJSON(base.without("status", "browser_session_id"), modeWebhook)))
+	base := NewObject()
+	base.Set("task_id", String("t"))
+	base.Set("status", String("running"))
+	base.Set("browser_session_id", String("pbs_1"))
+	upd := NewObject()
+	upd.Set("run_id", String("t"))
+	upd.Set("status", String("completed"))
+	upd.Set("browser_session_id", Null{})
+	base.Update(upd)
+	assert.Equal(t, `{"task_id":"t","status":"completed","browser_session_id":null,"run_id":"t"}`, string(Encode(base, Webhook)))
+	assert.Equal(t, `{"task_id":"t","run_id":"t"}`, string(Encode(base.Without("status", "browser_session_id"), Webhook)))
 }
 
 func TestToJSONValue(t *testing.T) {
@@ -194,24 +195,24 @@ func TestToJSONValue(t *testing.T) {
 		Ignored string         `json:"-"`
 	}
 	ts := time.Date(2026, 1, 31, 15, 20, 42, 160725000, time.UTC)
-	v, err := toJSONValue(sample{
+	v, err := ValueOf(sample{
 		embedded: embedded{7}, Map: map[string]any{"b": 1, "a": 2.0}, Bytes: []byte("hi"),
 		Num: "1.50", Time: ts, Inner: inner{skyvern.NewTime(ts)},
 	})
 	require.NoError(t, err)
 	assert.Equal(t,
 		`{"e":7,"map":{"a":2.0,"b":1},"bytes":"aGk=","nil":null,"nil_list":null,"num":1.5,"time":"2026-01-31T15:20:42.160725Z","inner":{"when":"2026-01-31T15:20:42.160725"}}`,
-		string(encodeJSON(v, modeResponse)))
+		string(Encode(v, Response)))
 
-	_, err = toJSONValue(map[string]any{"f": func() {}})
+	_, err = ValueOf(map[string]any{"f": func() {}})
 	assert.Error(t, err)
-	_, err = toJSONValue(make(chan int))
+	_, err = ValueOf(make(chan int))
 	assert.Error(t, err)
 	type cyclic struct {
 		Next *cyclic `json:"next"`
 	}
 	c := &cyclic{}
 	c.Next = c
-	_, err = toJSONValue(c)
+	_, err = ValueOf(c)
 	assert.Error(t, err, "a cycle is an error, not a stack overflow")
 }

@@ -1,4 +1,4 @@
-package skyvern
+package boundedread
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 func TestReadAll(t *testing.T) {
 	t.Parallel()
-	data := make([]byte, 3*maxReadPiece+7)
+	data := make([]byte, 3*maxPiece+7)
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
@@ -38,7 +38,7 @@ func TestReadAll(t *testing.T) {
 		{"one past the first piece", 513, 0},
 		{"sized by a trusted length", 5000, 5001},
 		{"length without the extra byte", 5000, 5000},
-		{"several pieces", 2*maxReadPiece + 3, 0},
+		{"several pieces", 2*maxPiece + 3, 0},
 		{"past the largest piece", len(data), 0},
 	}
 	for _, tt := range tests {
@@ -49,13 +49,13 @@ func TestReadAll(t *testing.T) {
 			t.Run(tt.name+"/"+rname, func(t *testing.T) {
 				t.Parallel()
 				want := data[:tt.size]
-				got, err := readAll(mk(want), tt.first, int64(tt.size))
+				got, err := ReadAll(mk(want), tt.first, int64(tt.size))
 				require.NoError(t, err)
 				assert.True(t, bytes.Equal(want, got), "got %d bytes, want %d", len(got), len(want))
 
 				if tt.size > 0 {
-					_, err = readAll(mk(want), tt.first, int64(tt.size-1))
-					assert.ErrorIs(t, err, errOverLimit)
+					_, err = ReadAll(mk(want), tt.first, int64(tt.size-1))
+					assert.ErrorIs(t, err, ErrOverLimit)
 				}
 			})
 		}
@@ -73,18 +73,40 @@ func TestReadAllErrors(t *testing.T) {
 		{"error at once", iotest.ErrReader(broken), broken},
 		{"error after data", io.MultiReader(bytes.NewReader(make([]byte, 3000)), iotest.ErrReader(broken)), broken},
 		{"timeout", iotest.TimeoutReader(bytes.NewReader(make([]byte, 3000))), iotest.ErrTimeout},
-		{"over the limit wins over a later error", io.MultiReader(bytes.NewReader(make([]byte, 3000)), iotest.ErrReader(broken)), errOverLimit},
+		{"over the limit wins over a later error", io.MultiReader(bytes.NewReader(make([]byte, 3000)), iotest.ErrReader(broken)), ErrOverLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			limit := int64(1 << 20)
-			if tt.want == errOverLimit {
+			if tt.want == ErrOverLimit {
 				limit = 2000
 			}
-			got, err := readAll(tt.r, 0, limit)
+			got, err := ReadAll(tt.r, 0, limit)
 			assert.ErrorIs(t, err, tt.want)
 			assert.Nil(t, got)
 		})
+	}
+}
+
+// A body that outgrows the memory limit is carried on to disk, so ReadAll
+// must hand back every byte it took from the reader.
+func TestReadAllKeepsWhatItReadOverTheLimit(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 3*maxPiece+7)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	for _, limit := range []int64{0, 511, 512, 5000, 2*maxPiece + 1} {
+		r := bytes.NewReader(data)
+		_, err := ReadAll(r, 0, limit)
+		var over *OverLimitError
+		require.ErrorAs(t, err, &over)
+		require.ErrorIs(t, err, ErrOverLimit)
+		got := bytes.Join(over.Pieces, nil)
+		assert.Greater(t, int64(len(got)), limit)
+		rest, err := io.ReadAll(r)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(data, append(got, rest...)), "limit %d: the pieces and the rest make the body", limit)
 	}
 }
