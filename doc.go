@@ -55,13 +55,25 @@
 // [WorkflowRequest].IdempotencyKey, [WorkflowRunRequest].MaxStepsOverride,
 // and XUserAgent on [TaskRunRequest] and [WorkflowRunRequest].
 //
-// Every option follows one rule. A nil option is ignored. A zero value
-// selects the documented default (or turns the feature off where its
-// documentation says so, as WithMaxRetries(0) does). A negative or
-// otherwise invalid value is an error: NewClient returns it, and a call
-// given an invalid RequestOption or WaitOption returns an
-// [*InvalidRequestError] (matching [ErrValidation]) before sending
-// anything.
+// The options of this package ([Option], [RequestOption], [WaitOption],
+// [HandlerOption], [MemoryStoreOption], [HubOption]) and those of the
+// sqlstore and pgnotify packages follow one rule. A nil option is ignored.
+// A zero value selects the documented default (or turns the feature off
+// where its documentation says so, as WithMaxRetries(0) and WithBusyWait(0)
+// do). A negative or otherwise invalid value is an error, reported where it
+// can be:
+//
+//   - [NewClient], [NewMemoryStore] and [NewRunHub] return it, matching
+//     [ErrInvalidOption]; sqlstore.New and pgnotify.New return their
+//     packages' ErrInvalidOption;
+//   - a call given an invalid RequestOption or WaitOption returns an
+//     [*InvalidRequestError] (matching [ErrValidation]) before sending
+//     anything;
+//   - [Webhook.Handler], [Webhook.Middleware] and [Webhook.TOTPHandler]
+//     cannot return an error, so a handler given an invalid HandlerOption
+//     answers every request 500, which Skyvern retries, and logs the error
+//     to its WithHandlerLogger logger. Call [Webhook.CheckHandlerOptions]
+//     with the same options at startup to fail there instead.
 //
 // # Redirects
 //

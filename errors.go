@@ -64,6 +64,12 @@ var (
 	// which for RunTask is a second run). A refused redirect is not retried.
 	// Reads follow redirects within the base URL's host.
 	ErrRedirectRefused = errors.New("skyvern: redirect refused")
+	// ErrInvalidOption matches the error of a constructor given an invalid
+	// option value: [NewClient], [NewMemoryStore], [NewRunHub] and
+	// [Webhook.CheckHandlerOptions]. A call given an invalid option returns
+	// an [*InvalidRequestError] instead (see "Options" in the package
+	// documentation).
+	ErrInvalidOption = errors.New("skyvern: invalid option")
 )
 
 // Errors of an [IdempotencyStore]. Match them with errors.Is.

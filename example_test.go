@@ -25,7 +25,10 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	hub := skyvern.NewRunHub()
+	hub, err := skyvern.NewRunHub()
+	if err != nil {
+		panic(err)
+	}
 	processed := make(chan string, 1)
 	receiver := httptest.NewServer(wh.Handler(func(_ context.Context, p *skyvern.WebhookPayload) error {
 		processed <- fmt.Sprint("webhook: ", p.Status, " final: ", p.IsFinal())
@@ -111,7 +114,10 @@ func ExampleRunHub() {
 		panic(err)
 	}
 
-	hub := skyvern.NewRunHub()
+	hub, err := skyvern.NewRunHub()
+	if err != nil {
+		panic(err)
+	}
 	body := fmt.Appendf(nil, `{"run_id":%q,"status":"completed","run_type":"task_v1","output":{"price":"$29.99"}}`, run.RunID)
 	hub.Publish(run.RunID, skyvern.RunStatusCompleted, body)
 

@@ -29,7 +29,7 @@ type retryFixture struct {
 
 func newRetryFixture(t *testing.T, opts ...skyverntest.Option) *retryFixture {
 	t.Helper()
-	f := &retryFixture{hub: skyvern.NewRunHub()}
+	f := &retryFixture{hub: skyvern.MustRunHub(t)}
 	f.srv = skyverntest.NewServer(append([]skyverntest.Option{skyverntest.WithDeliveryTimeScale(0)}, opts...)...)
 	t.Cleanup(f.srv.Close)
 	var err error

@@ -188,7 +188,7 @@ func TestHandlerProcessesFinalAfterInterimWithSameStatus(t *testing.T) {
 	t.Parallel()
 	var fn, hook recordingFn
 	var notified []*WebhookPayload
-	hub := NewRunHub()
+	hub := MustRunHub(t)
 	h := mustWebhook(t, testKey).Handler(fn.fn, WithInterimHook(hook.fn), WithRunHub(hub),
 		WithNotify(func(p *WebhookPayload) { notified = append(notified, p) }))
 
@@ -218,8 +218,8 @@ func TestHandlerProcessesFinalAfterInterimWithSameStatus(t *testing.T) {
 func TestHandlerInterimWithoutHook(t *testing.T) {
 	t.Parallel()
 	var fn recordingFn
-	claims := &claimCounter{IdempotencyStore: NewMemoryStore()}
-	hub := NewRunHub()
+	claims := &claimCounter{IdempotencyStore: MustMemoryStore(t)}
+	hub := MustRunHub(t)
 	h := mustWebhook(t, testKey).Handler(fn.fn, WithIdempotencyStore(claims), WithRunHub(hub))
 
 	rec := serve(h, delivery(attemptBody("wr_2", RunStatusTimedOut, 1, true), testKey))
@@ -274,7 +274,7 @@ func TestMiddlewareKeepsInterimFromNext(t *testing.T) {
 // deduplicates replays of attempt-1 outcomes.
 func TestStoreFilledBeforeUpgradeStillDedupes(t *testing.T) {
 	t.Parallel()
-	store := NewMemoryStore()
+	store := MustMemoryStore(t)
 	ctx := context.Background()
 	for _, key := range []string{"tsk_old:completed", "wr_old:failed"} {
 		claim, err := store.Claim(ctx, key)
@@ -345,7 +345,7 @@ func TestWaitIgnoresInterimHubEvent(t *testing.T) {
 	})
 	client, err := NewClient(testKey, WithBaseURL(srv))
 	require.NoError(t, err)
-	hub := NewRunHub()
+	hub := MustRunHub(t)
 	hub.Publish("wr_hub", RunStatusFailed, attemptBody("wr_hub", RunStatusFailed, 1, true))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

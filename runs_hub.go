@@ -84,20 +84,36 @@ const (
 // the byte budget bound the hub's memory also when bodies are tiny.
 const hubEntryOverhead = 192
 
-// HubOption configures a RunHub.
-type HubOption func(*RunHub)
+// HubOption configures [NewRunHub]. The options follow the package's one
+// rule (see "Options" in the package documentation): a nil option is
+// ignored, a zero value selects the documented default, and a negative
+// value makes NewRunHub return an error matching [ErrInvalidOption].
+type HubOption func(*hubConfig)
+
+type hubConfig struct {
+	capacity int
+	maxBytes int64
+	maxBody  int64
+	ttl      time.Duration
+	firstInvalid
+}
 
 // WithHubMemory sets how many recent terminal events the hub remembers
 // (default DefaultHubEvents) and for how long (default DefaultHubTTL).
-// Values <= 0 keep the defaults. WithHubBytes bounds the same memory in
-// bytes; whichever bound is reached first applies.
+// A zero value selects its default; a negative one is invalid.
+// WithHubBytes bounds the same memory in bytes; whichever bound is reached
+// first applies.
 func WithHubMemory(events int, ttl time.Duration) HubOption {
-	return func(h *RunHub) {
+	return func(c *hubConfig) {
+		if events < 0 || ttl < 0 {
+			c.invalid("WithHubMemory", "must not be negative, got %d and %v", events, ttl)
+			return
+		}
 		if events > 0 {
-			h.capacity = events
+			c.capacity = events
 		}
 		if ttl > 0 {
-			h.ttl = ttl
+			c.ttl = ttl
 		}
 	}
 }
@@ -107,39 +123,51 @@ func WithHubMemory(events int, ttl time.Duration) HubOption {
 // each one's body, run id and a fixed overhead; maxBody is the largest body
 // kept at all (default DefaultHubBodyBytes, and never more than total).
 // When the total is exceeded the oldest bodies are dropped first, keeping
-// their events' statuses, and then the oldest events. Values <= 0 keep the
-// defaults.
+// their events' statuses, and then the oldest events. A zero value selects
+// its default; a negative one is invalid.
 func WithHubBytes(total, maxBody int64) HubOption {
-	return func(h *RunHub) {
+	return func(c *hubConfig) {
+		if total < 0 || maxBody < 0 {
+			c.invalid("WithHubBytes", "must not be negative, got %d and %d", total, maxBody)
+			return
+		}
 		if total > 0 {
-			h.maxBytes = total
+			c.maxBytes = total
 		}
 		if maxBody > 0 {
-			h.maxBody = maxBody
+			c.maxBody = maxBody
 		}
 	}
 }
 
-// NewRunHub returns an empty hub.
-func NewRunHub(opts ...HubOption) *RunHub {
-	h := &RunHub{
-		waiters:  make(map[string]map[chan hubEvent]struct{}),
-		recent:   make(map[string]*list.Element),
-		order:    list.New(),
-		bodies:   list.New(),
+// NewRunHub returns an empty hub, or an error matching [ErrInvalidOption]
+// if an option is invalid.
+func NewRunHub(opts ...HubOption) (*RunHub, error) {
+	cfg := hubConfig{
 		capacity: DefaultHubEvents,
 		maxBytes: DefaultHubBytes,
 		maxBody:  DefaultHubBodyBytes,
 		ttl:      DefaultHubTTL,
-		now:      time.Now,
 	}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(h)
+			opt(&cfg)
 		}
 	}
-	h.maxBody = min(h.maxBody, h.maxBytes)
-	return h
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	return &RunHub{
+		waiters:  make(map[string]map[chan hubEvent]struct{}),
+		recent:   make(map[string]*list.Element),
+		order:    list.New(),
+		bodies:   list.New(),
+		capacity: cfg.capacity,
+		maxBytes: cfg.maxBytes,
+		maxBody:  min(cfg.maxBody, cfg.maxBytes),
+		ttl:      cfg.ttl,
+		now:      time.Now,
+	}, nil
 }
 
 // Publish records that run runID reached status, with the webhook's raw JSON

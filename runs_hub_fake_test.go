@@ -34,7 +34,7 @@ func newHubFixture(tb testing.TB) *hubFixture {
 	require.NoError(tb, err)
 	wh, err := skyvern.NewWebhook(srv.APIKey())
 	require.NoError(tb, err)
-	hub := skyvern.NewRunHub()
+	hub := skyvern.MustRunHub(tb)
 	process := func(context.Context, *skyvern.WebhookPayload) error { return nil }
 	receiver := httptest.NewServer(wh.Handler(process, skyvern.WithRunHub(hub)))
 	tb.Cleanup(receiver.Close)

@@ -14,7 +14,7 @@ import (
 func TestRunHubMemoryIsBounded(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h := NewRunHub(WithHubMemory(3, time.Minute))
+	h := MustRunHub(t, WithHubMemory(3, time.Minute))
 	h.now = func() time.Time { return now }
 	for i := 0; i < 5; i++ {
 		h.Publish(fmt.Sprintf("r%d", i), RunStatusCompleted, json.RawMessage(`{}`))
@@ -55,7 +55,7 @@ func TestPublishPayloadIDs(t *testing.T) {
 			t.Parallel()
 			p, err := decodePayload([]byte(tt.body))
 			require.NoError(t, err)
-			h := NewRunHub()
+			h := MustRunHub(t)
 			h.PublishPayload(p)
 			var got []string
 			for id := range h.recent {
@@ -84,7 +84,7 @@ func TestRunHubMemoryIsBoundedInBytes(t *testing.T) {
 		total   = 1 << 20
 		maxBody = 128 << 10
 	)
-	h := NewRunHub(WithHubBytes(total, maxBody))
+	h := MustRunHub(t, WithHubBytes(total, maxBody))
 	for i := 0; i < 200; i++ {
 		id := fmt.Sprintf("wr_%03d", i)
 		h.Publish(id, RunStatusCompleted, hubBody(id, 64<<10))
@@ -120,7 +120,7 @@ func TestRunHubMemoryIsBoundedInBytes(t *testing.T) {
 
 	// Tiny bodies too: the overhead of each event counts, so the number of
 	// events is bounded by the budget as well.
-	small := NewRunHub(WithHubBytes(64<<10, 0), WithHubMemory(1_000_000, 0))
+	small := MustRunHub(t, WithHubBytes(64<<10, 0), WithHubMemory(1_000_000, 0))
 	for i := 0; i < 5000; i++ {
 		small.Publish(fmt.Sprintf("tsk_%d", i), RunStatusCompleted, nil)
 	}
@@ -137,7 +137,7 @@ func TestRunHubHeapIsBoundedWithDefaults(t *testing.T) {
 		t.Skip("allocates 96 MiB")
 	}
 	before := liveHeap()
-	h := NewRunHub()
+	h := MustRunHub(t)
 	for i := 0; i < 1536; i++ {
 		id := fmt.Sprintf("wr_%d", i)
 		h.Publish(id, RunStatusCompleted, hubBody(id, 64<<10))
@@ -154,4 +154,32 @@ func liveHeap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+func TestRunHubZeroOptionsSelectDefaults(t *testing.T) {
+	t.Parallel()
+	h := MustRunHub(t, WithHubMemory(0, 0), WithHubBytes(0, 0), nil)
+	assert.Equal(t, DefaultHubEvents, h.capacity)
+	assert.Equal(t, DefaultHubTTL, h.ttl)
+	assert.Equal(t, DefaultHubBytes, h.maxBytes)
+	assert.Equal(t, DefaultHubBodyBytes, h.maxBody)
+}
+
+func TestRunHubRejectsNegativeOptions(t *testing.T) {
+	t.Parallel()
+	cases := map[string]HubOption{
+		"events":   WithHubMemory(-1, time.Minute),
+		"ttl":      WithHubMemory(10, -time.Minute),
+		"total":    WithHubBytes(-1, 1024),
+		"max body": WithHubBytes(1<<20, -1),
+	}
+	for name, opt := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h, err := NewRunHub(WithHubMemory(5, time.Minute), opt)
+			require.ErrorIs(t, err, ErrInvalidOption)
+			assert.Nil(t, h)
+			assert.Regexp(t, `^skyvern: WithHub(Memory|Bytes): must not be negative`, err.Error())
+		})
+	}
 }

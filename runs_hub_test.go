@@ -18,7 +18,7 @@ func TestWaitWithHubReturnsOnWebhook(t *testing.T) {
 	c, mux, _ := setup(t)
 	var polls atomic.Int32
 	mux.HandleFunc("/v1/runs/wr_1", sequence(&polls, statusSteps(skyvern.RunStatusRunning)...))
-	hub := skyvern.NewRunHub()
+	hub := skyvern.MustRunHub(t)
 
 	done := make(chan *skyvern.Run, 1)
 	go func() {
@@ -52,7 +52,7 @@ func TestWaitWithHubWebhookBeforeWait(t *testing.T) {
 	c, mux, _ := setup(t)
 	var polls atomic.Int32
 	mux.HandleFunc("/v1/runs/tsk_1", sequence(&polls, statusSteps(skyvern.RunStatusRunning)...))
-	hub := skyvern.NewRunHub()
+	hub := skyvern.MustRunHub(t)
 	hub.Publish("tsk_1", skyvern.RunStatusFailed, json.RawMessage(`{"run_id":"tsk_1","status":"failed","failure_reason":"boom","run_type":"task_v1","created_at":"2026-01-01T00:00:00","modified_at":"2026-01-01T00:00:00"}`))
 
 	run, err := c.WaitForRun(context.Background(), "tsk_1", skyvern.WaitWithHub(hub))
@@ -67,7 +67,7 @@ func TestWaitWithHubFallsBackToGetRun(t *testing.T) {
 	c, mux, _ := setup(t)
 	var polls atomic.Int32
 	mux.HandleFunc("/v1/runs/wr_1", sequence(&polls, status(200, runWithStatus(skyvern.RunStatusCanceled))))
-	hub := skyvern.NewRunHub()
+	hub := skyvern.MustRunHub(t)
 	// A body that is not a run object (e.g. a legacy payload without run_id).
 	hub.Publish("wr_1", skyvern.RunStatusCanceled, json.RawMessage(`{"workflow_run_id":"wr_1","status":"canceled"}`))
 	run, err := c.WaitForRun(context.Background(), "wr_1", skyvern.WaitWithHub(hub))
@@ -81,7 +81,7 @@ func TestWaitWithHubStillPolls(t *testing.T) {
 	c, mux, _ := setup(t)
 	var polls atomic.Int32
 	mux.HandleFunc("/v1/runs/wr_1", sequence(&polls, statusSteps(skyvern.RunStatusRunning, skyvern.RunStatusCompleted)...))
-	hub := skyvern.NewRunHub() // the webhook lands on another replica: nothing is published here
+	hub := skyvern.MustRunHub(t) // the webhook lands on another replica: nothing is published here
 	run, err := c.WaitForRun(context.Background(), "wr_1", skyvern.WaitWithHub(hub), fastPolls)
 	require.NoError(t, err)
 	assert.Equal(t, skyvern.RunStatusCompleted, run.Status)

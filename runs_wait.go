@@ -37,14 +37,7 @@ type waitConfig struct {
 	onPoll       func(*Run)
 	requestOpts  []RequestOption
 	hub          *RunHub
-	// err is the first invalid option.
-	err error
-}
-
-func (w *waitConfig) invalid(option, format string, args ...any) {
-	if w.err == nil {
-		w.err = asInvalidRequest(invalidOption(option, format, args...))
-	}
+	firstInvalid
 }
 
 // WithPollInterval sets the first pause between polls and the cap it grows
@@ -141,7 +134,7 @@ func (c *Client) WaitForRun(ctx context.Context, runID string, opts ...WaitOptio
 		}
 	}
 	if cfg.err != nil {
-		return nil, cfg.err
+		return nil, asInvalidRequest(cfg.err)
 	}
 	if rc := c.newRequestConfig(cfg.requestOpts); rc.err != nil {
 		return nil, rc.err

@@ -26,7 +26,7 @@ func pollsWithin(s pollSchedule, d time.Duration, jitter time.Duration) int {
 func TestHubPollScheduleBudget(t *testing.T) {
 	t.Parallel()
 	const run = 3 * time.Minute
-	withHub := (&waitConfig{hub: NewRunHub()}).schedule()
+	withHub := (&waitConfig{hub: MustRunHub(t)}).schedule()
 	alone := (&waitConfig{}).schedule()
 	worst, mean := pollsWithin(withHub, run, 2), pollsWithin(withHub, run, 3)
 	if worst > 3 {
@@ -39,7 +39,7 @@ func TestHubPollScheduleBudget(t *testing.T) {
 	t.Logf("GetRun calls for a 3-minute run: with a hub at most %d (mean jitter %d); polling alone %d (mean jitter)", worst, mean, aloneMean)
 
 	// The caller's WithPollInterval wins, with or without a hub.
-	custom := &waitConfig{hub: NewRunHub()}
+	custom := &waitConfig{hub: MustRunHub(t)}
 	WithPollInterval(2*time.Second, 4*time.Second)(custom)
 	if s := custom.schedule(); s.initial != 2*time.Second || s.max != 4*time.Second {
 		t.Errorf("WithPollInterval with a hub gives %v..%v, want 2s..4s", s.initial, s.max)

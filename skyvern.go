@@ -157,8 +157,21 @@ type optionError struct {
 
 func (e *optionError) Error() string { return "skyvern: " + e.option + ": " + e.reason }
 
+// Is reports true for ErrInvalidOption.
+func (e *optionError) Is(target error) bool { return target == ErrInvalidOption }
+
 func invalidOption(option, format string, args ...any) error {
 	return &optionError{option: option, reason: fmt.Sprintf(format, args...)}
+}
+
+// firstInvalid keeps the first invalid value among the options of a
+// constructor whose options cannot return errors themselves.
+type firstInvalid struct{ err error }
+
+func (f *firstInvalid) invalid(option, format string, args ...any) {
+	if f.err == nil {
+		f.err = invalidOption(option, format, args...)
+	}
 }
 
 // asInvalidRequest turns an option's error into the error a call returns.

@@ -26,10 +26,15 @@ const bodyCopyPiece = 32 << 10
 // whole, as Raw. A longer one is written to a temporary file as it arrives
 // (see WithSpillDir) and, once its signature verifies, reaches fn as a
 // spilled payload: small fields decoded, large values left in the file (see
-// WebhookPayload.Large). n <= 0 keeps DefaultMemoryBodyBytes. It is also
-// what one unverified request may make the handler buffer in memory.
+// WebhookPayload.Large). 0 selects DefaultMemoryBodyBytes; a negative n is
+// invalid. It is also what one unverified request may make the handler
+// buffer in memory.
 func WithMemoryBodyBytes(n int64) HandlerOption {
 	return func(c *handlerConfig) {
+		if n < 0 {
+			c.invalid("WithMemoryBodyBytes", "must not be negative, got %d", n)
+			return
+		}
 		if n > 0 {
 			c.memBody = n
 		}
@@ -162,6 +167,9 @@ func (w *Webhook) checkHeaders(h http.Header) ([sha256.Size]byte, error) {
 // of it and a spill file the rest. On failure it has already answered and
 // returns false; on success the caller must close the body.
 func (rc *receiver) readVerified(rw http.ResponseWriter, r *http.Request) (*receivedBody, bool) {
+	if rc.misconfigured(rw, r) {
+		return nil, false
+	}
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
 		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)

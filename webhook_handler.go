@@ -28,7 +28,17 @@ const (
 	busyRetryAfter = 5 * time.Second
 )
 
-// HandlerOption configures Handler, Middleware and TOTPHandler.
+// HandlerOption configures [Webhook.Handler], [Webhook.Middleware] and
+// [Webhook.TOTPHandler]. The options follow the package's one rule (see
+// "Options" in the package documentation): a nil option is ignored, a zero
+// value selects the documented default, and a negative value is invalid.
+//
+// The handler constructors cannot return an error, so a handler given an
+// invalid option answers every request 500, which Skyvern retries, so that
+// no delivery is lost while the program is fixed; it logs the configuration
+// error at ERROR to the WithHandlerLogger logger, if there is one, when it
+// is built and on every request. Pass the same options to
+// [Webhook.CheckHandlerOptions] at startup to fail there instead.
 type HandlerOption func(*handlerConfig)
 
 type handlerConfig struct {
@@ -43,6 +53,7 @@ type handlerConfig struct {
 	logger      *slog.Logger
 	notify      []func(*WebhookPayload)
 	interim     func(context.Context, *WebhookPayload) error
+	firstInvalid
 }
 
 // WithIdempotencyStore sets the store that records processed events. The
@@ -59,13 +70,17 @@ func WithIdempotencyStore(s IdempotencyStore) HandlerOption {
 
 // WithMaxBodyBytes caps the request body; larger requests get 413, which
 // Skyvern does not retry, so a genuine delivery over the cap is lost. The
-// default is DefaultMaxBodyBytes for webhooks and 64 KiB for TOTP requests.
-// n <= 0 keeps the default. A body whose Content-Length is over the cap is
+// default is DefaultMaxBodyBytes for webhooks and 64 KiB for TOTP requests;
+// 0 selects it, and a negative n is invalid. A body whose Content-Length is over the cap is
 // refused unread; a chunked one is refused once the cap is read. A webhook
 // body is held in memory only up to WithMemoryBodyBytes and spilled to
 // disk beyond; a TOTP request is held in memory whole.
 func WithMaxBodyBytes(n int64) HandlerOption {
 	return func(c *handlerConfig) {
+		if n < 0 {
+			c.invalid("WithMaxBodyBytes", "must not be negative, got %d", n)
+			return
+		}
 		if n > 0 {
 			c.maxBody = n
 		}
@@ -74,11 +89,16 @@ func WithMaxBodyBytes(n int64) HandlerOption {
 
 // WithBusyWait sets how long a delivery whose event another worker is
 // processing waits for that worker before answering 503 with Retry-After
-// (which Skyvern retries). d <= 0 answers 503 at once. The default is
-// DefaultBusyWait.
+// (which Skyvern retries). The default is DefaultBusyWait. 0 turns the
+// wait off: such a delivery is answered 503 at once. A negative d is
+// invalid.
 func WithBusyWait(d time.Duration) HandlerOption {
 	return func(c *handlerConfig) {
-		c.busyWait = max(d, 0)
+		if d < 0 {
+			c.invalid("WithBusyWait", "must not be negative, got %v", d)
+			return
+		}
+		c.busyWait = d
 	}
 }
 
@@ -152,18 +172,55 @@ type receiver struct {
 // so need a store.
 func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOption) *receiver {
 	cfg := handlerConfig{maxBody: defaultMaxBody, memBody: DefaultMemoryBodyBytes, busyWait: DefaultBusyWait}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&cfg)
-		}
+	applyHandlerOptions(&cfg, opts)
+	rc := &receiver{wh: w, cfg: cfg}
+	if cfg.err != nil {
+		rc.logMisconfigured(context.Background())
+		return rc
 	}
 	if !events {
-		cfg.memBody = cfg.maxBody // questions are small: never spilled
+		rc.cfg.memBody = cfg.maxBody // questions are small: never spilled
 	}
 	if events && cfg.store == nil {
-		cfg.store = NewMemoryStore()
+		// No option reaches this store, so it cannot be invalid.
+		rc.cfg.store, _ = NewMemoryStore()
 	}
-	return &receiver{wh: w, cfg: cfg}
+	return rc
+}
+
+func applyHandlerOptions(cfg *handlerConfig, opts []HandlerOption) {
+	for _, opt := range opts {
+		if opt != nil {
+			opt(cfg)
+		}
+	}
+}
+
+// CheckHandlerOptions returns the error, matching [ErrInvalidOption], of the
+// first invalid option among opts, or nil if all are valid. A handler given
+// an invalid option answers every request 500 (see [HandlerOption]); call
+// this at startup with the same options to fail there instead. It does not
+// use w, which may be nil.
+func (w *Webhook) CheckHandlerOptions(opts ...HandlerOption) error {
+	var cfg handlerConfig
+	applyHandlerOptions(&cfg, opts)
+	return cfg.err
+}
+
+// misconfigured answers a request to a handler built with an invalid
+// option: 500, so that Skyvern delivers again once the program is fixed.
+// It returns false, having done nothing, when the options were valid.
+func (rc *receiver) misconfigured(rw http.ResponseWriter, r *http.Request) bool {
+	if rc.cfg.err == nil {
+		return false
+	}
+	rc.logMisconfigured(r.Context())
+	http.Error(rw, "handler misconfigured", http.StatusInternalServerError)
+	return true
+}
+
+func (rc *receiver) logMisconfigured(ctx context.Context) {
+	rc.log(ctx, slog.LevelError, "skyvern: webhook handler has an invalid option and answers every request 500", "error", rc.cfg.err)
 }
 
 // Handler returns an http.Handler that receives Skyvern webhooks and calls
@@ -181,7 +238,8 @@ func newReceiver(w *Webhook, defaultMaxBody int64, events bool, opts []HandlerOp
 //   - 500 when fn returns an error, so Skyvern delivers again;
 //   - 503 with Retry-After when another worker still holds the event after
 //     the busy wait, or the store fails;
-//   - 200 when fn succeeded, now or on an earlier delivery.
+//   - 200 when fn succeeded, now or on an earlier delivery;
+//   - 500 to every request when an option is invalid (see [HandlerOption]).
 //
 // Skyvern retries 403, 408, 425, 429 and 5xx, up to three attempts, and
 // replays on RetryRunWebhook; the payload's IdempotencyKey deduplicates all

@@ -175,7 +175,7 @@ func TestHandlerRedeliveryAfterFailureRunsAgain(t *testing.T) {
 
 func TestHandlerReleasesOnPanic(t *testing.T) {
 	t.Parallel()
-	store := NewMemoryStore()
+	store := MustMemoryStore(t)
 	calls := 0
 	h := mustWebhook(t, testKey).Handler(func(context.Context, *WebhookPayload) error {
 		calls++
@@ -204,7 +204,7 @@ func (c *claimCounter) Claim(ctx context.Context, key string) (Claim, error) {
 func TestHandlerConcurrentDuplicatesRunOnce(t *testing.T) {
 	t.Parallel()
 	const n = 50
-	store := &claimCounter{IdempotencyStore: NewMemoryStore()}
+	store := &claimCounter{IdempotencyStore: MustMemoryStore(t)}
 	var calls atomic.Int32
 	release := make(chan struct{})
 	h := mustWebhook(t, testKey).Handler(func(ctx context.Context, _ *WebhookPayload) error {
@@ -241,7 +241,7 @@ func TestHandlerConcurrentDuplicatesRunOnce(t *testing.T) {
 
 func TestHandlerWaiterTakesOverAfterFailure(t *testing.T) {
 	t.Parallel()
-	store := &claimCounter{IdempotencyStore: NewMemoryStore()}
+	store := &claimCounter{IdempotencyStore: MustMemoryStore(t)}
 	var calls atomic.Int32
 	release := make(chan struct{})
 	h := mustWebhook(t, testKey).Handler(func(context.Context, *WebhookPayload) error {
@@ -434,7 +434,7 @@ func TestHandlerPublishesToRunHub(t *testing.T) {
 	client, err := NewClient(testKey, WithBaseURL(srv.URL))
 	require.NoError(t, err)
 
-	hub := NewRunHub()
+	hub := MustRunHub(t)
 	var c countingFn
 	var notified atomic.Int32
 	h := mustWebhook(t, testKey).Handler(c.fn, WithRunHub(hub), WithNotify(func(*WebhookPayload) { notified.Add(1) }), WithRunHub(nil))
@@ -491,7 +491,7 @@ func (c *completionLog) completed(key string) bool {
 // process the event a second time.
 func TestHandlerNotifiesAfterStoreCompletes(t *testing.T) {
 	t.Parallel()
-	store := &completionLog{IdempotencyStore: NewMemoryStore(), done: map[string]bool{}}
+	store := &completionLog{IdempotencyStore: MustMemoryStore(t), done: map[string]bool{}}
 	var seen []bool // whether the store had completed the key at each notification
 	h := mustWebhook(t, testKey).Handler(func(context.Context, *WebhookPayload) error { return nil },
 		WithIdempotencyStore(store),

@@ -135,49 +135,73 @@ const (
 	DefaultStoreLease = 10 * time.Second
 )
 
-// MemoryStoreOption configures NewMemoryStore.
-type MemoryStoreOption func(*MemoryStore)
+// MemoryStoreOption configures [NewMemoryStore]. The options follow the
+// package's one rule (see "Options" in the package documentation): a nil
+// option is ignored, a zero value selects the documented default, and a
+// negative value makes NewMemoryStore return an error matching
+// [ErrInvalidOption].
+type MemoryStoreOption func(*memoryStoreConfig)
+
+type memoryStoreConfig struct {
+	capacity  int
+	maxClaims int
+	lease     time.Duration
+	now       func() time.Time
+	firstInvalid
+}
 
 // WithStoreCapacity sets how many completed keys the store remembers; the
-// least recently used are forgotten first. n <= 0 keeps
-// [DefaultMemoryStoreCapacity].
+// least recently used are forgotten first. 0 selects
+// [DefaultMemoryStoreCapacity]; a negative n is invalid.
 func WithStoreCapacity(n int) MemoryStoreOption {
-	return func(s *MemoryStore) {
+	return func(c *memoryStoreConfig) {
+		if n < 0 {
+			c.invalid("WithStoreCapacity", "must not be negative, got %d", n)
+			return
+		}
 		if n > 0 {
-			s.capacity = n
+			c.capacity = n
 		}
 	}
 }
 
 // WithStoreMaxClaims sets how many unexpired claims the store holds at once;
 // beyond that, Claim of a new key returns [ErrStoreFull] rather than evict a
-// claim a worker still works under. n <= 0 keeps
-// [DefaultMemoryStoreMaxClaims].
+// claim a worker still works under. 0 selects
+// [DefaultMemoryStoreMaxClaims]; a negative n is invalid.
 func WithStoreMaxClaims(n int) MemoryStoreOption {
-	return func(s *MemoryStore) {
+	return func(c *memoryStoreConfig) {
+		if n < 0 {
+			c.invalid("WithStoreMaxClaims", "must not be negative, got %d", n)
+			return
+		}
 		if n > 0 {
-			s.maxClaims = n
+			c.maxClaims = n
 		}
 	}
 }
 
 // WithStoreLease sets how long a claim holds its key without a renewal
-// before another worker may take it over. d <= 0 keeps [DefaultStoreLease],
-// which explains the trade-off.
+// before another worker may take it over. 0 selects [DefaultStoreLease],
+// which explains the trade-off; a negative d is invalid.
 func WithStoreLease(d time.Duration) MemoryStoreOption {
-	return func(s *MemoryStore) {
+	return func(c *memoryStoreConfig) {
+		if d < 0 {
+			c.invalid("WithStoreLease", "must not be negative, got %v", d)
+			return
+		}
 		if d > 0 {
-			s.lease = d
+			c.lease = d
 		}
 	}
 }
 
 // WithStoreClock makes the store read the time from now, for tests of lease
-// expiry. The clock must not go backwards. nil keeps time.Now.
+// expiry. The clock must not go backwards. nil selects time.Now.
 func WithStoreClock(now func() time.Time) MemoryStoreOption {
-	return func(s *MemoryStore) {
+	return func(c *memoryStoreConfig) {
 		if now != nil {
-			s.now = now
+			c.now = now
 		}
 	}
 }
@@ -252,23 +276,32 @@ type doneKey struct {
 	key, token string
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore(opts ...MemoryStoreOption) *MemoryStore {
-	s := &MemoryStore{
+// NewMemoryStore returns an empty MemoryStore, or an error matching
+// [ErrInvalidOption] if an option is invalid.
+func NewMemoryStore(opts ...MemoryStoreOption) (*MemoryStore, error) {
+	cfg := memoryStoreConfig{
 		capacity:  DefaultMemoryStoreCapacity,
 		maxClaims: DefaultMemoryStoreMaxClaims,
 		lease:     DefaultStoreLease,
 		now:       time.Now,
-		done:      make(map[string]*list.Element),
-		order:     list.New(),
-		claims:    make(map[string]*heldKey),
 	}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(s)
+			opt(&cfg)
 		}
 	}
-	return s
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	return &MemoryStore{
+		capacity:  cfg.capacity,
+		maxClaims: cfg.maxClaims,
+		lease:     cfg.lease,
+		now:       cfg.now,
+		done:      make(map[string]*list.Element),
+		order:     list.New(),
+		claims:    make(map[string]*heldKey),
+	}, nil
 }
 
 var _ IdempotencyStore = (*MemoryStore)(nil)

@@ -51,7 +51,7 @@ func TestMemoryStoreStaleReleaseKeepsTakeover(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clock := &fakeClock{now: time.Unix(1769873016, 0)}
-	s := NewMemoryStore(WithStoreLease(time.Minute), WithStoreClock(clock.Now))
+	s := MustMemoryStore(t, WithStoreLease(time.Minute), WithStoreClock(clock.Now))
 	stale := claim(t, s, "k")
 	require.Equal(t, ClaimAcquired, stale.Result)
 	clock.Advance(time.Minute)
@@ -67,7 +67,7 @@ func TestMemoryStoreStaleReleaseKeepsTakeover(t *testing.T) {
 func TestMemoryStoreEvictsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := NewMemoryStore(WithStoreCapacity(3))
+	s := MustMemoryStore(t, WithStoreCapacity(3))
 	for _, k := range []string{"a", "b", "c"} {
 		c := claim(t, s, k)
 		require.Equal(t, ClaimAcquired, c.Result)
@@ -92,7 +92,7 @@ func TestMemoryStoreBoundsClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clock := &fakeClock{now: time.Unix(0, 0)}
-	s := NewMemoryStore(WithStoreMaxClaims(3), WithStoreLease(time.Minute), WithStoreClock(clock.Now))
+	s := MustMemoryStore(t, WithStoreMaxClaims(3), WithStoreLease(time.Minute), WithStoreClock(clock.Now))
 	held := map[string]Claim{}
 	for i := range 3 {
 		key := fmt.Sprint("live", i)
@@ -125,7 +125,7 @@ func TestMemoryStoreDropsExpiredClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clock := &fakeClock{now: time.Unix(0, 0)}
-	s := NewMemoryStore(WithStoreMaxClaims(4), WithStoreLease(10*time.Second), WithStoreClock(clock.Now))
+	s := MustMemoryStore(t, WithStoreMaxClaims(4), WithStoreLease(10*time.Second), WithStoreClock(clock.Now))
 	var kept Claim
 	for i := range 4 {
 		c := claim(t, s, fmt.Sprint("abandoned", i))
@@ -144,14 +144,32 @@ func TestMemoryStoreDropsExpiredClaims(t *testing.T) {
 	assert.Equal(t, ClaimAcquired, claim(t, s, "abandoned1").Result)
 }
 
-func TestMemoryStoreOptionsIgnoreBadValues(t *testing.T) {
+func TestMemoryStoreZeroOptionsSelectDefaults(t *testing.T) {
 	t.Parallel()
-	s := NewMemoryStore(WithStoreCapacity(0), WithStoreMaxClaims(-1), WithStoreLease(-time.Second), WithStoreClock(nil), nil)
+	s := MustMemoryStore(t, WithStoreCapacity(0), WithStoreMaxClaims(0), WithStoreLease(0), WithStoreClock(nil), nil)
 	assert.Equal(t, DefaultMemoryStoreCapacity, s.capacity)
 	assert.Equal(t, DefaultMemoryStoreMaxClaims, s.maxClaims)
 	assert.Equal(t, DefaultStoreLease, s.lease)
 	assert.NotNil(t, s.now)
 	assert.Equal(t, DefaultStoreLease, claim(t, s, "k").Lease)
+}
+
+func TestMemoryStoreRejectsNegativeOptions(t *testing.T) {
+	t.Parallel()
+	cases := map[string]MemoryStoreOption{
+		"WithStoreCapacity":  WithStoreCapacity(-1),
+		"WithStoreMaxClaims": WithStoreMaxClaims(-1),
+		"WithStoreLease":     WithStoreLease(-time.Second),
+	}
+	for name, opt := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, err := NewMemoryStore(WithStoreCapacity(5), opt)
+			require.ErrorIs(t, err, ErrInvalidOption)
+			assert.Nil(t, s)
+			assert.Contains(t, err.Error(), name)
+		})
+	}
 }
 
 // BenchmarkMemoryStoreClaim measures a Claim of a new key and its Release
@@ -160,7 +178,7 @@ func TestMemoryStoreOptionsIgnoreBadValues(t *testing.T) {
 func BenchmarkMemoryStoreClaim(b *testing.B) {
 	for _, held := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("held=%d", held), func(b *testing.B) {
-			s := NewMemoryStore(WithStoreMaxClaims(held + 1))
+			s := MustMemoryStore(b, WithStoreMaxClaims(held+1))
 			ctx := context.Background()
 			for i := range held {
 				if _, err := s.Claim(ctx, fmt.Sprint("held:", i)); err != nil {
@@ -216,7 +234,7 @@ func (r *leaseReporter) Renew(ctx context.Context, key, token string) error {
 // Not parallel: goleak must see only this test's goroutines.
 func TestHandlerHeartbeatEnds(t *testing.T) {
 	leakOpt := goleak.IgnoreCurrent()
-	store := &leaseReporter{IdempotencyStore: NewMemoryStore(), lease: 3 * time.Millisecond}
+	store := &leaseReporter{IdempotencyStore: MustMemoryStore(t), lease: 3 * time.Millisecond}
 	results := []func() error{
 		func() error { return nil },
 		func() error { return errors.New("failed") },
@@ -291,7 +309,7 @@ func (s *slowRenew) Release(ctx context.Context, key, token string) error {
 func TestHandlerStopsRenewingBeforeFinishing(t *testing.T) {
 	t.Parallel()
 	for _, fail := range []bool{false, true} {
-		store := &slowRenew{IdempotencyStore: NewMemoryStore(), entered: make(chan struct{})}
+		store := &slowRenew{IdempotencyStore: MustMemoryStore(t), entered: make(chan struct{})}
 		h := mustWebhook(t, testKey).Handler(func(context.Context, *WebhookPayload) error {
 			<-store.entered
 			if fail {
@@ -329,7 +347,7 @@ func (l *lostLease) Release(ctx context.Context, key, token string) error {
 // releases the claim it held (the store decides whether it still can).
 func TestHandlerCancelsFunctionWhenLeaseLost(t *testing.T) {
 	t.Parallel()
-	store := &lostLease{IdempotencyStore: NewMemoryStore(), released: make(chan error, 1)}
+	store := &lostLease{IdempotencyStore: MustMemoryStore(t), released: make(chan error, 1)}
 	var cause error
 	h := mustWebhook(t, testKey).Handler(func(ctx context.Context, _ *WebhookPayload) error {
 		<-ctx.Done()
@@ -369,7 +387,7 @@ func TestHandlerRecordsResultAfterClientLeft(t *testing.T) {
 	for _, fail := range []bool{false, true} {
 		t.Run(fmt.Sprint("fail=", fail), func(t *testing.T) {
 			t.Parallel()
-			store := finishGuard{NewMemoryStore()}
+			store := finishGuard{MustMemoryStore(t)}
 			ctx, hangUp := context.WithCancel(context.Background())
 			defer hangUp()
 			var calls atomic.Int32
@@ -400,7 +418,7 @@ func TestHandlerRecordsResultAfterClientLeft(t *testing.T) {
 // back after Retry-After) and the running worker keeps its event.
 func TestHandlerAnswers503WhenStoreFull(t *testing.T) {
 	t.Parallel()
-	store := NewMemoryStore(WithStoreMaxClaims(1))
+	store := MustMemoryStore(t, WithStoreMaxClaims(1))
 	var calls atomic.Int32
 	finish := make(chan struct{})
 	h := mustWebhook(t, testKey).Handler(func(context.Context, *WebhookPayload) error {
@@ -441,7 +459,7 @@ func TestClaimResultString(t *testing.T) {
 func TestMemoryStoreLeaseBoundary(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{now: time.Unix(1769873016, 0)}
-	s := NewMemoryStore(WithStoreLease(time.Minute), WithStoreClock(clock.Now))
+	s := MustMemoryStore(t, WithStoreLease(time.Minute), WithStoreClock(clock.Now))
 	require.Equal(t, ClaimAcquired, claim(t, s, "k").Result)
 	clock.Advance(time.Minute - time.Nanosecond)
 	assert.Equal(t, ClaimBusy, claim(t, s, "k").Result)

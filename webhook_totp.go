@@ -58,7 +58,8 @@ type TOTPResponse struct {
 //
 // The options that apply are WithMaxBodyBytes (default 64 KiB) and
 // WithHandlerLogger; TOTP requests are questions, not events, so they are
-// not deduplicated.
+// not deduplicated. As with Handler, an invalid option of any kind makes it
+// answer every request 500 (see [HandlerOption]).
 func (w *Webhook) TOTPHandler(fn func(context.Context, *TOTPRequest) (string, error), opts ...HandlerOption) http.Handler {
 	rc := newReceiver(w, defaultTOTPMaxBodyBytes, false, opts)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {

@@ -13,7 +13,8 @@
 // the relay then reads the rows after the last one it handled.
 //
 //	db, _ := sql.Open("postgres", dsn) // lib/pq
-//	hub := skyvern.NewRunHub()
+//	hub, err := skyvern.NewRunHub()
+//	if err != nil { ... }
 //	relay, err := pgnotify.New(db, dsn, hub)
 //	if err != nil { ... }
 //	if err := relay.CreateSchema(ctx); err != nil { ... } // or run relay.SchemaSQL() in a migration

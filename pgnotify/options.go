@@ -29,11 +29,20 @@ const (
 	DefaultQueue = 4096
 )
 
+// The reconnection waits of a relay unless WithReconnect sets others.
+const (
+	defaultMinReconnect = 50 * time.Millisecond
+	defaultMaxReconnect = 5 * time.Second
+)
+
 // ErrInvalidOption is returned, wrapped, by New for an argument or option
 // it cannot use.
 var ErrInvalidOption = errors.New("pgnotify: invalid option")
 
-// Option configures a Relay.
+// Option configures a Relay. The options follow the rule of the skyvern
+// package: a nil option is ignored, a zero value ("", 0) selects the
+// documented default (or turns a feature off where the option says so),
+// and an invalid value (negative, among others) makes New return an error.
 type Option func(*config) error
 
 type config struct {
@@ -57,8 +66,8 @@ func defaultConfig() config {
 		scanInterval:   DefaultScanInterval,
 		retention:      DefaultRetention,
 		queue:          DefaultQueue,
-		minReconnect:   50 * time.Millisecond,
-		maxReconnect:   5 * time.Second,
+		minReconnect:   defaultMinReconnect,
+		maxReconnect:   defaultMaxReconnect,
 		gapTimeout:     10 * time.Second,
 		now:            time.Now,
 		notifyMaxBatch: 64,
@@ -70,9 +79,12 @@ var namePattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 // WithTable sets the events table, which is also the name of the
 // notification channel: a lower-case letter or underscore, then up to 47
 // lower-case letters, digits or underscores. Replicas that relay to each
-// other use the same name.
+// other use the same name. "" selects DefaultTable.
 func WithTable(name string) Option {
 	return func(c *config) error {
+		if name == "" {
+			name = DefaultTable
+		}
 		if !namePattern.MatchString(name) {
 			return fmt.Errorf("%w: table %q (want [a-z_][a-z0-9_]{0,47})", ErrInvalidOption, name)
 		}
@@ -83,7 +95,7 @@ func WithTable(name string) Option {
 
 // WithMaxBody sets the largest webhook body relayed with its event (default
 // DefaultMaxBody); larger ones are relayed by run id and status only.
-// n = 0 relays no bodies at all.
+// n = 0 relays no bodies at all; a negative n is invalid.
 func WithMaxBody(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
@@ -95,10 +107,14 @@ func WithMaxBody(n int) Option {
 }
 
 // WithScanInterval sets how often the relay reads new events without being
-// notified (default DefaultScanInterval).
+// notified (default DefaultScanInterval, which 0 selects). A negative d is
+// invalid.
 func WithScanInterval(d time.Duration) Option {
 	return func(c *config) error {
-		if d <= 0 {
+		if d == 0 {
+			d = DefaultScanInterval
+		}
+		if d < 0 {
 			return fmt.Errorf("%w: scan interval %v", ErrInvalidOption, d)
 		}
 		c.scanInterval = d
@@ -107,9 +123,14 @@ func WithScanInterval(d time.Duration) Option {
 }
 
 // WithRetention sets how long events stay in the table (default
-// DefaultRetention). Every relay deletes older events now and then.
+// DefaultRetention, which 0 selects). Every relay deletes older events now
+// and then. Any other value under a second, negative ones included, is
+// invalid.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) error {
+		if d == 0 {
+			d = DefaultRetention
+		}
 		if d < time.Second {
 			return fmt.Errorf("%w: retention %v is under a second", ErrInvalidOption, d)
 		}
@@ -119,10 +140,14 @@ func WithRetention(d time.Duration) Option {
 }
 
 // WithQueue sets how many outgoing events may wait to be written (default
-// DefaultQueue). When the queue is full, Notify drops the event: other
-// replicas' waiters then end at their next poll.
+// DefaultQueue, which 0 selects; a negative n is invalid). When the queue
+// is full, Notify drops the event: other replicas' waiters then end at
+// their next poll.
 func WithQueue(n int) Option {
 	return func(c *config) error {
+		if n == 0 {
+			n = DefaultQueue
+		}
 		if n < 1 {
 			return fmt.Errorf("%w: queue %d", ErrInvalidOption, n)
 		}
@@ -133,10 +158,17 @@ func WithQueue(n int) Option {
 
 // WithReconnect sets the first wait before the listening connection is
 // re-established after a loss (default 50 ms) and the cap it doubles up to
-// while attempts fail (default 5 s).
+// while attempts fail (default 5 s). 0 selects the default of either
+// bound; negative bounds, or a cap below the first wait, are invalid.
 func WithReconnect(minWait, maxWait time.Duration) Option {
 	return func(c *config) error {
-		if minWait <= 0 || maxWait < minWait {
+		if minWait == 0 {
+			minWait = defaultMinReconnect
+		}
+		if maxWait == 0 {
+			maxWait = max(defaultMaxReconnect, minWait)
+		}
+		if minWait < 0 || maxWait < minWait {
 			return fmt.Errorf("%w: reconnect waits %v, %v", ErrInvalidOption, minWait, maxWait)
 		}
 		c.minReconnect, c.maxReconnect = minWait, maxWait

@@ -169,8 +169,20 @@ func TestNewRejectsBadArguments(t *testing.T) {
 		{"negative body", func() (*pgnotify.Relay, error) {
 			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithMaxBody(-1))
 		}},
-		{"zero scan", func() (*pgnotify.Relay, error) {
-			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithScanInterval(0))
+		{"negative scan", func() (*pgnotify.Relay, error) {
+			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithScanInterval(-time.Second))
+		}},
+		{"negative retention", func() (*pgnotify.Relay, error) {
+			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithRetention(-time.Hour))
+		}},
+		{"retention under a second", func() (*pgnotify.Relay, error) {
+			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithRetention(time.Millisecond))
+		}},
+		{"negative queue", func() (*pgnotify.Relay, error) {
+			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithQueue(-1))
+		}},
+		{"negative reconnect", func() (*pgnotify.Relay, error) {
+			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithReconnect(-time.Second, time.Second))
 		}},
 		{"reconnect order", func() (*pgnotify.Relay, error) {
 			return pgnotify.New(db, "postgres://x", newRecorder(), pgnotify.WithReconnect(time.Second, time.Millisecond))

@@ -61,7 +61,8 @@ func newReplicaSet(t *testing.T, n int) *replicaSet {
 		store, err := sqlstore.New(db, sqlstore.WithTable(keys))
 		require.NoError(t, err)
 		require.NoError(t, store.CreateSchema(context.Background()))
-		hub := skyvern.NewRunHub()
+		hub, err := skyvern.NewRunHub()
+		require.NoError(t, err)
 		listen := prefix + "_listen"
 		relay := startRelay(t, db, withParam(t, dsn, "application_name", listen), hub, pgnotify.WithTable(events))
 		process := func(context.Context, *skyvern.WebhookPayload) error { return nil }

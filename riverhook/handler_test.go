@@ -116,3 +116,20 @@ func TestWithFinalOverrides(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Empty(t, ins.jobs, "the predicate keeps this final delivery out of River")
 }
+
+func TestHandlerWithInvalidOptionInsertsNothing(t *testing.T) {
+	t.Parallel()
+	wh, err := skyvern.NewWebhook(testKey)
+	require.NoError(t, err)
+	bad := skyvern.WithMaxBodyBytes(-1)
+	require.ErrorIs(t, wh.CheckHandlerOptions(bad), skyvern.ErrInvalidOption)
+	ins := &fakeInserter{}
+	h := riverhook.NewHandler(wh, ins, riverhook.WithHandlerOptions(bad))
+	body := webhookBody("wr_3", skyvern.RunStatusCompleted, 1, false)
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("x-skyvern-signature", skyvern.Sign(body, testKey))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusInternalServerError, rec.Code, "Skyvern delivers again once the option is fixed")
+	assert.Empty(t, ins.jobs)
+}

@@ -114,7 +114,10 @@ func Final(p *skyvern.WebhookPayload) bool { return p.IsFinal() }
 //   - 200 once the job is inserted, or already exists (a duplicate or a
 //     replay: River's unique jobs insert nothing);
 //   - 200 without a job for an interim delivery (see WithFinal);
-//   - 500 when the insert fails, so that Skyvern delivers again.
+//   - 500 when the insert fails, so that Skyvern delivers again;
+//   - 500 to every request when an option given through WithHandlerOptions
+//     is invalid (see skyvern.HandlerOption; check them at startup with
+//     skyvern's Webhook.CheckHandlerOptions).
 //
 // Register NewWorker with the River client that works the jobs; it runs
 // the processing with River's retries, backoff and dead-letter (discarded)

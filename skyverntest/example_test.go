@@ -74,7 +74,11 @@ func Example_withClient() {
 	}
 
 	wh, _ := skyvern.NewWebhook(srv.APIKey())
-	hub := skyvern.NewRunHub()
+	hub, err := skyvern.NewRunHub()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	processed := make(chan string, 1)
 	receiver := httptest.NewServer(wh.Handler(func(_ context.Context, p *skyvern.WebhookPayload) error {
 		processed <- fmt.Sprintf("processed %s once", p.Status)

@@ -9,7 +9,11 @@ import (
 
 func TestIdempotencyStoreMemoryStore(t *testing.T) {
 	t.Parallel()
-	skyverntest.TestIdempotencyStore(t, func(_ *testing.T, cfg skyverntest.StoreConfig) skyvern.IdempotencyStore {
-		return skyvern.NewMemoryStore(skyvern.WithStoreLease(cfg.Lease), skyvern.WithStoreClock(cfg.Now))
+	skyverntest.TestIdempotencyStore(t, func(t *testing.T, cfg skyverntest.StoreConfig) skyvern.IdempotencyStore {
+		s, err := skyvern.NewMemoryStore(skyvern.WithStoreLease(cfg.Lease), skyvern.WithStoreClock(cfg.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	})
 }

@@ -22,9 +22,9 @@ const DefaultTable = "skyvern_webhook_events"
 const DefaultLease = skyvern.DefaultStoreLease
 
 // ErrInvalidOption is returned, wrapped, by New for an option value it
-// cannot use (a nil database, a lease shorter than a millisecond, a nil
-// clock, an unknown placeholder style), and by Cleanup for a retention that
-// is not positive.
+// cannot use (a nil database, a negative lease or one shorter than a
+// millisecond, an unknown placeholder style), and by Cleanup for a
+// retention that is not positive.
 var ErrInvalidOption = errors.New("sqlstore: invalid option")
 
 // ErrInvalidTable is returned, wrapped, by New and SchemaSQL for a table name
@@ -45,7 +45,10 @@ const (
 	PlaceholderQuestion
 )
 
-// Option configures a Store.
+// Option configures a Store. The options follow the rule of the skyvern
+// package: a nil option is ignored, a zero value ("", 0, nil) selects the
+// documented default, and an invalid value (negative, among others) makes
+// New return an error.
 type Option func(*config) error
 
 type config struct {
@@ -68,9 +71,10 @@ func defaultConfig() config {
 // letters, digits or underscores, optionally qualified by a schema name of
 // the same form ("webhooks.skyvern_events"). The limit of 48 leaves room for
 // the derived index name within PostgreSQL's 63-byte identifiers. The name
-// is quoted in SQL, so it is case-sensitive.
+// is quoted in SQL, so it is case-sensitive. "" selects DefaultTable.
 func WithTable(name string) Option {
 	return func(c *config) error {
+		name = tableOrDefault(name)
 		if err := validateTable(name); err != nil {
 			return err
 		}
@@ -86,10 +90,13 @@ func WithTable(name string) Option {
 // the lease), which otherwise lose their event to a redelivery. Beyond
 // about 15 s, a replica that dies while processing a task's webhook leaves
 // the event to a later RetryRunWebhook, because Skyvern's three attempts
-// are over before the lease lapses. It must be at least a millisecond, the
-// resolution of the stored times.
+// are over before the lease lapses. 0 selects DefaultLease; any other
+// value must be at least a millisecond, the resolution of the stored times.
 func WithLease(d time.Duration) Option {
 	return func(c *config) error {
+		if d == 0 {
+			d = DefaultLease
+		}
 		if d < time.Millisecond {
 			return fmt.Errorf("%w: lease %v is shorter than 1ms", ErrInvalidOption, d)
 		}
@@ -99,9 +106,12 @@ func WithLease(d time.Duration) Option {
 }
 
 // WithPlaceholder sets the bind-parameter syntax (default
-// PlaceholderDollar).
+// PlaceholderDollar, which the zero Placeholder selects).
 func WithPlaceholder(p Placeholder) Option {
 	return func(c *config) error {
+		if p == 0 {
+			p = PlaceholderDollar
+		}
 		if p != PlaceholderDollar && p != PlaceholderQuestion {
 			return fmt.Errorf("%w: unknown placeholder style %d", ErrInvalidOption, int(p))
 		}
@@ -113,15 +123,22 @@ func WithPlaceholder(p Placeholder) Option {
 // WithClock replaces time.Now as the source of lease and completion times,
 // for tests that move time forward instead of sleeping. Every Store that
 // shares a table must read comparable clocks: leases written by one replica
-// are judged by the clock of another.
+// are judged by the clock of another. nil selects time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
-			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
+			now = time.Now
 		}
 		c.now = now
 		return nil
 	}
+}
+
+func tableOrDefault(name string) string {
+	if name == "" {
+		return DefaultTable
+	}
+	return name
 }
 
 var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)

@@ -37,7 +37,7 @@ func TestTableNameValidation(t *testing.T) {
 		{"reserved word", "order", true},
 		{"schema qualified", "hooks.events", true},
 		{"longest part", strings.Repeat("a", 48) + "." + strings.Repeat("b", 48), true},
-		{"empty", "", false},
+		{"empty selects the default", "", true},
 		{"part too long", strings.Repeat("a", 49), false},
 		{"leading digit", "1events", false},
 		{"hyphen", "webhook-events", false},
@@ -82,12 +82,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		opts []sqlstore.Option
 	}{
 		{"nil db", nil, nil},
-		{"nil option", db, []sqlstore.Option{nil}},
-		{"zero lease", db, []sqlstore.Option{sqlstore.WithLease(0)}},
 		{"negative lease", db, []sqlstore.Option{sqlstore.WithLease(-time.Minute)}},
+		{"negative lease of a nanosecond", db, []sqlstore.Option{sqlstore.WithLease(-1)}},
 		{"lease below a millisecond", db, []sqlstore.Option{sqlstore.WithLease(999 * time.Microsecond)}},
-		{"nil clock", db, []sqlstore.Option{sqlstore.WithClock(nil)}},
-		{"unknown placeholder", db, []sqlstore.Option{sqlstore.WithPlaceholder(0)}},
+		{"unknown placeholder", db, []sqlstore.Option{sqlstore.WithPlaceholder(3)}},
+		{"negative placeholder", db, []sqlstore.Option{sqlstore.WithPlaceholder(-1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,9 +29,10 @@ func schemaStatements(table string) []string {
 }
 
 // SchemaSQL returns the statements that CreateSchema runs for table, ended
-// by semicolons, for a migration tool. It returns ErrInvalidTable for a name
-// that WithTable would refuse.
+// by semicolons, for a migration tool; "" is DefaultTable, as in WithTable.
+// It returns ErrInvalidTable for a name that WithTable would refuse.
 func SchemaSQL(table string) (string, error) {
+	table = tableOrDefault(table)
 	if err := validateTable(table); err != nil {
 		return "", err
 	}

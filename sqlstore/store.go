@@ -62,7 +62,7 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+			continue
 		}
 		if err := opt(&cfg); err != nil {
 			return nil, err

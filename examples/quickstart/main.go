@@ -266,8 +266,12 @@ func startReceiver(listen, apiKey string) (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
+	hub, err := skyvern.NewRunHub()
+	if err != nil {
+		return nil, err
+	}
 	r := &receiver{
-		hub:        skyvern.NewRunHub(),
+		hub:        hub,
 		seen:       make(map[string]received),
 		brokenHits: make(map[string]int),
 		changed:    make(chan struct{}, 1),
@@ -282,7 +286,10 @@ func startReceiver(listen, apiKey string) (*receiver, error) {
 		}
 	}
 	mux := http.NewServeMux()
-	store := skyvern.NewMemoryStore() // shared: a replay to another path is still one event
+	store, err := skyvern.NewMemoryStore() // shared: a replay to another path is still one event
+	if err != nil {
+		return nil, err
+	}
 	for _, path := range []string{"/webhooks/invoices", "/webhooks/tasks"} {
 		mux.Handle("POST "+path, wh.Handler(process(path), skyvern.WithRunHub(r.hub), skyvern.WithIdempotencyStore(store)))
 	}

@@ -65,11 +65,24 @@ func main() {
 		}
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("POST /skyvern/webhook", wh.Handler(enqueue,
-		skyvern.WithIdempotencyStore(skyvern.NewMemoryStore()),
+	store, err := skyvern.NewMemoryStore()
+	if err != nil {
+		logger.Error("idempotency store", "err", err)
+		os.Exit(1)
+	}
+	handlerOpts := []skyvern.HandlerOption{
+		skyvern.WithIdempotencyStore(store),
 		skyvern.WithHandlerLogger(logger),
-	))
+	}
+	// A handler given an invalid option answers every request 500; refuse
+	// to start instead.
+	if err := wh.CheckHandlerOptions(handlerOpts...); err != nil {
+		logger.Error("webhook handler options", "err", err)
+		os.Exit(1)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /skyvern/webhook", wh.Handler(enqueue, handlerOpts...))
 	// Runs that log in behind two-factor authentication ask this URL (their
 	// totp_url) for the current code.
 	mux.Handle("POST /skyvern/totp", wh.TOTPHandler(func(ctx context.Context, req *skyvern.TOTPRequest) (string, error) {
