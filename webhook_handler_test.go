@@ -118,7 +118,7 @@ func TestHandlerStatusCodes(t *testing.T) {
 			t.Parallel()
 			wh := mustWebhook(t, testKey)
 			if tc.tolerance {
-				wh = wh.WithTolerance(time.Minute).WithClock(func() time.Time { return time.Unix(1769873016+3600, 0) })
+				wh = mustWebhook(t, testKey, WithTolerance(time.Minute), WithClock(func() time.Time { return time.Unix(1769873016+3600, 0) }))
 			}
 			var c countingFn
 			c.fail.Store(tc.fail)

@@ -72,7 +72,8 @@ type WebhookPayload struct {
 	RecordingURL    string          `json:"recording_url,omitempty"`
 	// ScreenshotURLs lists screenshots, latest first.
 	ScreenshotURLs []string `json:"screenshot_urls,omitempty"`
-	// FailureReason explains a failed run; see WebhookDeliveryFailed.
+	// FailureReason explains a failed run; see
+	// [WebhookPayload.WebhookDeliveryFailed].
 	FailureReason *string `json:"failure_reason,omitempty"`
 	// Errors holds the error objects the run recorded, as sent.
 	Errors              []json.RawMessage `json:"errors,omitempty"`
@@ -272,11 +273,15 @@ func (p *WebhookPayload) DecodeOutput(v any) error {
 // the package does not know.
 func (p *WebhookPayload) IsTerminal() bool { return p.Status.IsTerminal() }
 
-// WebhookDeliveryFailed reports whether the run failed because a webhook
-// could not be delivered: the failure reason mentions the webhook (for
-// example "Failed to run task 2.0: Failed to send webhook."). The browser
-// work may have succeeded anyway, so Output can still hold the extracted
-// data.
+// WebhookDeliveryFailed reports whether the run itself was marked failed
+// because a webhook could not be delivered: its FailureReason mentions the
+// webhook (for example "Failed to run task 2.0: Failed to send webhook.").
+// The browser work may have succeeded anyway, so Output can still hold the
+// extracted data.
+//
+// It does not tell whether an earlier delivery of this webhook failed; that
+// is [WebhookPayload.WebhookFailureReason], non-empty after a failed
+// delivery.
 func (p *WebhookPayload) WebhookDeliveryFailed() bool {
 	return p.FailureReason != nil && strings.Contains(strings.ToLower(*p.FailureReason), "webhook")
 }

@@ -173,7 +173,7 @@ func TestSignatureErrorsDoNotLeakKey(t *testing.T) {
 		VerifySignature(body, "zz", key),
 		VerifySignature(body, Sign(body, "other"), key),
 	}
-	_, err := NewWebhook(key, "")
+	_, err := NewWebhook(key, WithAdditionalKeys(""))
 	errs = append(errs, err)
 	for _, err := range errs {
 		require.Error(t, err)
