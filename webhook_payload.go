@@ -16,9 +16,10 @@ var ErrMalformedPayload = errors.New("skyvern: malformed webhook payload")
 
 var errNoRunID = errors.New("no run_id, task_id or workflow_run_id: not a run webhook")
 
-// ErrNoOutput is returned by (*WebhookPayload).DecodeOutput when the run
-// produced no output (the field is absent or null).
-var ErrNoOutput = errors.New("skyvern: webhook payload has no output")
+// ErrNoOutput is returned by [Run.DecodeOutput] and
+// [WebhookPayload.DecodeOutput] when the run produced no output (the field
+// is absent or null).
+var ErrNoOutput = errors.New("skyvern: the run has no output")
 
 // PayloadError reports a webhook body that could not be decoded. It matches
 // ErrMalformedPayload and unwraps to the underlying decoding error.
@@ -259,13 +260,20 @@ func (p *WebhookPayload) DecodeOutput(v any) error {
 	if len(raw) == 0 {
 		raw, field = p.Outputs, "outputs"
 	}
-	if isJSONNull(raw) {
-		return ErrNoOutput
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	err := decodeOutput(raw, v)
+	if err != nil && err != ErrNoOutput {
 		return &PayloadError{Field: field, Err: err}
 	}
-	return nil
+	return err
+}
+
+// decodeOutput decodes a run's output into v, or reports ErrNoOutput for an
+// absent or null one, leaving v unchanged.
+func decodeOutput(raw json.RawMessage, v any) error {
+	if !hasJSONValue(raw) {
+		return ErrNoOutput
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // IsTerminal reports whether the payload's status is final. Skyvern sends
