@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"os"
 	"strings"
@@ -198,4 +201,101 @@ func TestVerifyLongKey(t *testing.T) {
 func upperFirstLetter(sig string) string {
 	i := strings.IndexAny(sig, "abcdef")
 	return sig[:i] + strings.ToUpper(sig[i:i+1]) + sig[i+1:]
+}
+
+// Signatures that differ from the genuine one in a single hex digit, at
+// every position: a comparison that stops early (or checks only a prefix,
+// say the first 16 bytes) accepts the ones that differ at the end.
+func TestVerifyRejectsEveryOneDigitChange(t *testing.T) {
+	t.Parallel()
+	for _, v := range loadVectors(t).Vectors {
+		single, err := NewWebhook(v.Key)
+		require.NoError(t, err)
+		// The genuine key second, so the loop over keys is exercised too.
+		rotated, err := NewWebhook("sk_other_key", WithAdditionalKeys(v.Key))
+		require.NoError(t, err)
+		body := []byte(v.Body)
+		for i := len(v.Signature) - 1; i >= 0; i-- {
+			for _, c := range []byte{'0', 'f'} {
+				if v.Signature[i] == c {
+					c = '7'
+				}
+				sig := v.Signature[:i] + string(c) + v.Signature[i+1:]
+				h := http.Header{canonicalSignatureHeader: {sig}}
+				require.ErrorIs(t, VerifySignature(body, sig, v.Key), ErrInvalidSignature, "digit %d", i)
+				require.ErrorIs(t, single.Verify(body, h), ErrInvalidSignature, "digit %d", i)
+				require.ErrorIs(t, rotated.Verify(body, h), ErrInvalidSignature, "digit %d", i)
+			}
+		}
+		// And the genuine signature still passes through all three.
+		h := http.Header{canonicalSignatureHeader: {v.Signature}}
+		require.NoError(t, VerifySignature(body, v.Signature, v.Key))
+		require.NoError(t, single.Verify(body, h))
+		require.NoError(t, rotated.Verify(body, h))
+	}
+}
+
+// Replacing hmac.Equal with == or bytes.Equal changes no verdict, only the
+// timing, so no functional test can see it. This test pins the comparison
+// in the source instead: the functions that decide on a MAC must compare
+// through hmac.Equal or subtle.ConstantTimeCompare, on whole MACs, and
+// compare nothing else with == or != except against nil.
+func TestMACComparisonIsConstantTime(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "webhook_signature.go", nil, 0)
+	require.NoError(t, err)
+	deciders := map[string]bool{"VerifySignature": false, "matches": false}
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok {
+			continue
+		}
+		if _, wanted := deciders[fn.Name.Name]; !wanted {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				name := calleeName(n)
+				switch name {
+				case "hmac.Equal", "subtle.ConstantTimeCompare":
+					deciders[fn.Name.Name] = true
+					for _, arg := range n.Args {
+						if s, ok := arg.(*ast.SliceExpr); ok {
+							assert.True(t, s.Low == nil && s.High == nil,
+								"%s: %s compares part of a MAC", fset.Position(arg.Pos()), name)
+						}
+					}
+				case "bytes.Equal", "bytes.Compare", "strings.Compare", "strings.EqualFold", "reflect.DeepEqual":
+					t.Errorf("%s: %s: %s is not constant time", fset.Position(n.Pos()), fn.Name.Name, name)
+				}
+			case *ast.BinaryExpr:
+				if n.Op == token.EQL || n.Op == token.NEQ {
+					assert.True(t, isNil(n.X) || isNil(n.Y),
+						"%s: %s compares with %s; only comparisons with nil are allowed", fset.Position(n.Pos()), fn.Name.Name, n.Op)
+				}
+			}
+			return true
+		})
+	}
+	for name, found := range deciders {
+		assert.True(t, found, "%s must decide with hmac.Equal or subtle.ConstantTimeCompare", name)
+	}
+}
+
+func calleeName(call *ast.CallExpr) string {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return ""
+	}
+	if pkg, ok := sel.X.(*ast.Ident); ok {
+		return pkg.Name + "." + sel.Sel.Name
+	}
+	return ""
+}
+
+func isNil(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "nil"
 }
