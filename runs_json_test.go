@@ -157,3 +157,29 @@ func TestRunsComparableWithCmp(t *testing.T) {
 	r2.Error = "timeout"
 	assert.NotEmpty(t, cmp.Diff(r1, r2))
 }
+
+// BenchmarkRunDecode decodes a run as GetRun and WaitForRun do, keeping its
+// JSON; compare with BenchmarkRunDecodeBaseline, which decodes the same
+// fields and keeps nothing.
+func BenchmarkRunDecode(b *testing.B) {
+	body := []byte(serverWorkflowRun)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var run skyvern.Run
+		if err := json.Unmarshal(body, &run); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRunDecodeBaseline(b *testing.B) {
+	type methodless skyvern.Run
+	body := []byte(serverWorkflowRun)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var run methodless
+		if err := json.Unmarshal(body, &run); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
