@@ -475,11 +475,14 @@ func (m *mutator) constantTimeMutants(call *ast.CallExpr) {
 
 // isLogCall reports whether call only logs: dropping it changes no answer.
 func isLogCall(call *ast.CallExpr) bool {
-	sel, ok := call.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return false
+	var name string
+	switch fn := call.Fun.(type) {
+	case *ast.Ident:
+		name = fn.Name
+	case *ast.SelectorExpr:
+		name = fn.Sel.Name
 	}
-	switch sel.Sel.Name {
+	switch name {
 	case "log", "Log", "LogAttrs", "Debug", "Info", "Warn", "Error", "DebugContext", "InfoContext", "WarnContext", "ErrorContext":
 		return true
 	}
