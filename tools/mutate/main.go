@@ -9,6 +9,7 @@
 //	go run ./tools/mutate                 # every target, one mutant at a time
 //	go run ./tools/mutate -j 2 -v         # two at once, show each mutant
 //	go run ./tools/mutate -only retry.go,webhook.go  # some targets
+//	go run ./tools/mutate -match 'MAC|: 300'         # some mutants
 //	go run ./tools/mutate -dir /path/to/another/checkout
 //
 // The source tree is never written to: each mutant reaches the compiler
@@ -36,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,6 +128,7 @@ func main() {
 	only := flag.String("only", "", "mutate only the targets whose file contains one of these comma-separated strings")
 	timeout := flag.Duration("timeout", 2*time.Minute, "time limit of one mutant's tests (a mutant that exceeds it is killed)")
 	list := flag.Bool("list", false, "list the mutants without testing them")
+	match := flag.String("match", "", "test only the mutants whose listing (file:line: change) matches this regular expression")
 	verbose := flag.Bool("v", false, "print every mutant's verdict as it comes")
 	flag.Parse()
 
@@ -148,6 +151,19 @@ func main() {
 			fail(err)
 		}
 		all = append(all, ms...)
+	}
+	if *match != "" {
+		re, err := regexp.Compile(*match)
+		if err != nil {
+			fail(err)
+		}
+		kept := all[:0]
+		for _, m := range all {
+			if re.MatchString(m.String()) {
+				kept = append(kept, m)
+			}
+		}
+		all = kept
 	}
 	if *list {
 		for _, m := range all {
