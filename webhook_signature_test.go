@@ -186,14 +186,39 @@ func TestSignatureErrorsDoNotLeakKey(t *testing.T) {
 
 func TestVerifyLongKey(t *testing.T) {
 	t.Parallel()
-	// Keys longer than the SHA-256 block are hashed first, as HMAC requires.
-	key := strings.Repeat("k", 200)
+	// Keys longer than the SHA-256 block are hashed first, as HMAC requires;
+	// a key of exactly one block is used as it is. Sign uses crypto/hmac,
+	// the reference for both.
 	body := bytes.Repeat([]byte("x"), 1000)
-	wh, err := NewWebhook(key)
+	for _, n := range []int{63, 64, 65, 200} {
+		key := strings.Repeat("k", n)
+		wh, err := NewWebhook(key)
+		require.NoError(t, err)
+		require.NoError(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key)}}), "key of %d bytes", n)
+		require.NoError(t, VerifySignature(body, Sign(body, key), key), "key of %d bytes", n)
+		assert.True(t, errors.Is(wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key[1:])}}), ErrInvalidSignature))
+	}
+}
+
+// A key whose saved hash state cannot be restored must refuse, never accept:
+// the state is checked at construction, so this guards the fallback alone.
+func TestMACKeyWithUnusableStateRefuses(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"tsk_1"}`)
+	good, err := newMACKey(testKey)
 	require.NoError(t, err)
-	require.NoError(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key)}}))
-	require.NoError(t, VerifySignature(body, Sign(body, key), key))
-	assert.True(t, errors.Is(wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key[1:])}}), ErrInvalidSignature))
+	sig, err := decodeSignature(Sign(body, testKey))
+	require.NoError(t, err)
+	pool := newMACPool()
+	require.True(t, good.matches(pool, body, &sig))
+	for name, k := range map[string]*macKey{
+		"inner": {pads: &macPads{inner: []byte("not a state"), outer: good.pads.outer}},
+		"outer": {pads: &macPads{inner: good.pads.inner, outer: []byte("not a state")}},
+	} {
+		assert.False(t, k.matches(pool, body, &sig), name)
+	}
+	// The pooled scratch space still works after a refusal.
+	assert.True(t, good.matches(pool, body, &sig))
 }
 
 // upperFirstLetter upper-cases the first hex letter of sig, keeping the MAC
