@@ -2,6 +2,7 @@ package skyvern
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"go/ast"
@@ -260,6 +261,12 @@ func TestVerifyRejectsEveryOneDigitChange(t *testing.T) {
 	}
 }
 
+// signatureSource is the file as it was compiled into this test (embedded
+// rather than read at run time, so a build with -overlay is checked too).
+//
+//go:embed webhook_signature.go
+var signatureSource []byte
+
 // Replacing hmac.Equal with == or bytes.Equal changes no verdict, only the
 // timing, so no functional test can see it. This test pins the comparison
 // in the source instead: the functions that decide on a MAC must compare
@@ -268,7 +275,7 @@ func TestVerifyRejectsEveryOneDigitChange(t *testing.T) {
 func TestMACComparisonIsConstantTime(t *testing.T) {
 	t.Parallel()
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "webhook_signature.go", nil, 0)
+	f, err := parser.ParseFile(fset, "webhook_signature.go", signatureSource, 0)
 	require.NoError(t, err)
 	deciders := map[string]bool{"VerifySignature": false, "matches": false}
 	for _, decl := range f.Decls {
