@@ -87,6 +87,9 @@ func TestWebhookHeaderLookupIgnoresCase(t *testing.T) {
 	assert.ErrorIs(t, wh.Verify(body, http.Header{}), ErrMissingSignature)
 	assert.ErrorIs(t, wh.Verify(body, nil), ErrMissingSignature)
 	assert.ErrorIs(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {}}), ErrMissingSignature)
+	// A hand-made map may hold a key with no values under any spelling.
+	assert.ErrorIs(t, wh.Verify(body, http.Header{SignatureHeader: {}}), ErrMissingSignature)
+	assert.ErrorIs(t, wh.Verify(body, http.Header{SignatureHeader: {}, "x-other": {"v"}}), ErrMissingSignature)
 }
 
 func TestWebhookTimestampTolerance(t *testing.T) {
@@ -167,8 +170,11 @@ func TestNewWebhookOptions(t *testing.T) {
 		assert.NotNil(t, wh.now, name)
 	}
 
-	strict := mustWebhook(t, testKey, WithTolerance(time.Minute))
-	assert.ErrorIs(t, strict.Verify(body, h), ErrMissingTimestamp)
+	// Any positive tolerance turns the check on, however small.
+	for _, d := range []time.Duration{time.Nanosecond, time.Minute} {
+		strict := mustWebhook(t, testKey, WithTolerance(d))
+		assert.ErrorIs(t, strict.Verify(body, h), ErrMissingTimestamp, d)
+	}
 
 	wh, err := NewWebhook(testKey, WithTolerance(-time.Second))
 	assert.Nil(t, wh)
