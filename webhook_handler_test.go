@@ -383,6 +383,22 @@ func TestMiddlewareJudgesFinalStatus(t *testing.T) {
 	assert.Equal(t, int32(2), calls.Load(), "an interim 103 is not the answer")
 }
 
+// The first final status next writes is the answer; net/http ignores any
+// later WriteHeader, and so must the middleware's judgement.
+func TestMiddlewareJudgesFirstFinalStatus(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	h := mustWebhook(t, testKey).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(http.StatusInternalServerError) // superfluous
+	}))
+	body := deliveryBody("wr_first_status", RunStatusCompleted)
+	assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	assert.Equal(t, int32(1), calls.Load(), "the event was done after the first 200")
+}
+
 // Only a 2xx from next marks the event done: a redirect or a 304 is not a
 // processed event, and the event must be released for redelivery.
 func TestMiddlewareReleasesOnEveryNon2xx(t *testing.T) {
