@@ -125,7 +125,7 @@
 // function once per run and status, however often Skyvern delivers it (up to
 // three attempts, plus RetryRunWebhook replays). Answer fast: Skyvern waits
 // at most 30 s. The x-skyvern-timestamp header is not signed, so a timestamp
-// tolerance is advisory only.
+// tolerance ([WithTolerance]) is advisory only.
 //
 // # Which webhook field goes where
 //

@@ -85,6 +85,11 @@ type TaskRunRequest struct {
 // (TaskRunResponse and WorkflowRunResponse, told apart by RunType); fields
 // that one shape lacks stay zero. Raw keeps the JSON as received, so fields
 // this SDK does not model yet are not lost.
+//
+// A Run decoded from JSON encodes back to what the server sent, explicit
+// nulls, empty lists and empty strings included, and with its fields edited
+// only the changed keys are replaced (as for a [Workflow]). Compare runs
+// with [Run.Equal], which go-cmp also uses.
 type Run struct {
 	RunID             string          `json:"run_id"`
 	Status            RunStatus       `json:"status"`
@@ -132,20 +137,19 @@ type Run struct {
 
 	// Raw is the JSON object the server sent.
 	Raw json.RawMessage `json:"-"`
+
+	kept keptJSON
 }
 
 // HasOutput reports whether the run carries an output (not absent or null).
 func (r *Run) HasOutput() bool { return hasJSONValue(r.Output) }
 
 // DecodeOutput decodes the run's output into v, which should be a pointer to
-// a type matching your data extraction schema. It returns an error when the
-// run has no output.
-func (r *Run) DecodeOutput(v any) error {
-	if !r.HasOutput() {
-		return fmt.Errorf("skyvern: run %s has no output", r.RunID)
-	}
-	return json.Unmarshal(r.Output, v)
-}
+// a type matching your data extraction schema. A run without output (absent
+// or null) gives [ErrNoOutput] and leaves v unchanged, as
+// [WebhookPayload.DecodeOutput] does; an output that does not fit v gives
+// the decoding error.
+func (r *Run) DecodeOutput(v any) error { return decodeOutput(r.Output, v) }
 
 // DecodeRunRequest decodes the recorded request into v (a *TaskRunRequest
 // for task runs; for workflow runs, a *WorkflowRunRequest).
@@ -190,18 +194,33 @@ type RunAttempt struct {
 // UnmarshalJSON implements json.Unmarshaler and keeps the raw JSON in Raw.
 func (r *Run) UnmarshalJSON(data []byte) error {
 	type plain Run
-	if err := json.Unmarshal(data, (*plain)(r)); err != nil {
+	// An absent or null attempt is the server's default, 1: set before the
+	// decode, so that re-encoding does not take it for an edit.
+	r.Attempt = 1
+	if err := decodeKept(data, (*plain)(r), &r.kept); err != nil {
 		return err
 	}
-	r.Raw = append(r.Raw[:0], data...)
+	r.Raw = r.kept.raw
 	r.Attempt = firstAttempt(r.Attempt)
 	return nil
 }
 
-// firstAttempt reads an absent (or nonsensical) attempt number as 1, the
+// firstAttempt reads a nonsensical attempt number (0 or less) as 1, the
 // server's default, so that runs from servers without retry policies are
 // attempt 1.
 func firstAttempt(n int) int { return max(n, 1) }
+
+// MarshalJSON implements json.Marshaler. A decoded Run gives back the JSON
+// it was decoded from, with the keys of edited fields replaced.
+func (r Run) MarshalJSON() ([]byte, error) {
+	type plain Run
+	return r.kept.encode(encodeJSON(plain(r)))
+}
+
+// Equal reports whether r and o encode to the same JSON value (key order
+// and spacing aside), so values the server sent that Run has no field for
+// count too. go-cmp calls it, which lets tests compare runs with cmp.Diff.
+func (r Run) Equal(o Run) bool { return equalJSON(r, o) }
 
 func hasJSONValue(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
@@ -213,12 +232,15 @@ func hasJSONValue(raw json.RawMessage) bool {
 // is not a run is an unknown outcome (see malformedResponse).
 func decodeRun(call apiCall, body []byte) (*Run, error) {
 	type plain Run
-	var run Run
+	run := Run{Attempt: 1} // absent or null: the server's default (see UnmarshalJSON)
 	if err := decodeJSON(call, body, (*plain)(&run)); err != nil {
 		return nil, err
 	}
 	if run.RunID == "" {
 		return nil, malformedResponse(call, "no run_id in response")
+	}
+	if err := run.kept.record(body, (*plain)(&run)); err != nil {
+		return nil, fmt.Errorf("skyvern: %s %s: %w", call.method, call.path, err)
 	}
 	run.Raw = body
 	run.Attempt = firstAttempt(run.Attempt)
@@ -305,6 +327,10 @@ type RetryRunWebhookRequest struct {
 // WebhookReplay reports the delivery made by RetryRunWebhook. Skyvern
 // delivers the replay once, synchronously, and reports the outcome; a
 // server that answers with an empty body leaves every field but RunID zero.
+//
+// Like a [Run], a decoded WebhookReplay encodes back to the JSON the server
+// sent (nulls and empty strings included); compare replays with
+// [WebhookReplay.Equal].
 type WebhookReplay struct {
 	RunID   string  `json:"run_id"`
 	RunType RunType `json:"run_type"`
@@ -325,7 +351,27 @@ type WebhookReplay struct {
 	ResponseBody string `json:"response_body,omitempty"`
 	// Error describes a delivery that got no response (timeout, unreachable).
 	Error string `json:"error,omitempty"`
+
+	kept keptJSON
 }
+
+// UnmarshalJSON implements json.Unmarshaler, remembering the JSON for
+// MarshalJSON.
+func (w *WebhookReplay) UnmarshalJSON(data []byte) error {
+	type plain WebhookReplay
+	return decodeKept(data, (*plain)(w), &w.kept)
+}
+
+// MarshalJSON implements json.Marshaler. A decoded WebhookReplay gives back
+// the JSON it was decoded from, with the keys of edited fields replaced.
+func (w WebhookReplay) MarshalJSON() ([]byte, error) {
+	type plain WebhookReplay
+	return w.kept.encode(encodeJSON(plain(w)))
+}
+
+// Equal reports whether w and o encode to the same JSON value (key order
+// and spacing aside); go-cmp calls it.
+func (w WebhookReplay) Equal(o WebhookReplay) bool { return equalJSON(w, o) }
 
 // Delivered reports whether the receiver answered with a 2xx status.
 func (w *WebhookReplay) Delivered() bool {

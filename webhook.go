@@ -3,6 +3,8 @@ package skyvern
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,7 +12,7 @@ import (
 )
 
 // Errors about the x-skyvern-timestamp header, returned by (*Webhook).Verify
-// and Parse only when a tolerance is set (see WithTolerance).
+// and Parse only when a tolerance is set (see [WithTolerance]).
 var (
 	// ErrMissingTimestamp means the delivery carried no timestamp.
 	ErrMissingTimestamp = errors.New("skyvern: webhook timestamp is missing")
@@ -30,9 +32,9 @@ const (
 )
 
 // Webhook verifies and decodes the webhooks Skyvern sends when a run
-// finishes, and serves them over HTTP (see Handler, Middleware and
-// TOTPHandler). Build one with NewWebhook; it is safe for concurrent use and
-// immutable: WithTolerance and WithClock return configured copies.
+// finishes, and serves them over HTTP (see [Webhook.Handler],
+// [Webhook.Middleware] and [Webhook.TOTPHandler]). Build one with
+// [NewWebhook]; it is immutable and safe for concurrent use.
 //
 // Which key signs a delivery depends on what triggered it: a run's
 // completion webhook (task or workflow, interim attempts included) is signed
@@ -47,28 +49,103 @@ const (
 // another, an organization key next to per-service keys, and every key
 // rotation (a run started under the old key still delivers with it, maybe
 // after retries that last hours). NewWebhook therefore takes several keys
-// and accepts a delivery signed by any of them; list each key that may sign
+// ([WithAdditionalKeys]) and accepts a delivery signed by any of them; list each key that may sign
 // for this receiver, and drop an old key only once no run started,
 // canceled or replayed with it can still deliver.
+//
+// A Webhook holds key material, so it never prints it: fmt verbs, %#v and
+// slog all show only how many keys it has and its tolerance.
 type Webhook struct {
-	keys      []macKey
+	// keys are pointers so that even a printed copy of a Webhook, whose
+	// fields fmt reaches without calling any method, shows addresses
+	// rather than pad states (see macKey).
+	keys      []*macKey
 	pool      *macPool
 	tolerance time.Duration
 	now       func() time.Time
 }
 
-// NewWebhook returns a Webhook that accepts deliveries signed with apiKey or
-// any of moreKeys. An empty or blank key is an error wrapping ErrEmptyKey: a
-// verifier holding a key that everyone knows would accept forgeries.
-//
-// The timestamp is not checked unless WithTolerance is used.
-func NewWebhook(apiKey string, moreKeys ...string) (*Webhook, error) {
-	w := &Webhook{
-		keys: make([]macKey, 0, 1+len(moreKeys)),
-		pool: newMACPool(),
-		now:  time.Now,
+// WebhookOption configures a [Webhook] in [NewWebhook]. A nil WebhookOption
+// is ignored; an invalid one makes NewWebhook return an error.
+type WebhookOption func(*webhookConfig) error
+
+type webhookConfig struct {
+	moreKeys  []string
+	tolerance time.Duration
+	now       func() time.Time
+}
+
+// WithAdditionalKeys adds keys that deliveries may also be signed with: the
+// organization's key next to the key that starts runs, or the old key during
+// a rotation. An empty or blank key among them is an error wrapping
+// [ErrEmptyKey]. The option may be given several times; the keys add up.
+func WithAdditionalKeys(keys ...string) WebhookOption {
+	keys = append([]string(nil), keys...) // the caller may reuse its slice
+	return func(c *webhookConfig) error {
+		c.moreKeys = append(c.moreKeys, keys...)
+		return nil
 	}
-	for i, key := range append([]string{apiKey}, moreKeys...) {
+}
+
+// WithTolerance makes the Webhook also reject deliveries whose
+// x-skyvern-timestamp is more than d away from the current time, in the past
+// or in the future. 0 turns the check off, which is the default; a negative
+// d is an error.
+//
+// The check is advisory. Skyvern does not sign the timestamp, so anyone who
+// captured a genuine delivery can resend it with a fresh timestamp; the
+// check only limits how long a captured delivery replays unchanged. Skyvern
+// keeps the original timestamp on its automatic retries (three attempts,
+// each waiting up to 30 s, with up to 30 s between them) and self-hosted
+// servers off UTC send timestamps shifted by their UTC offset, so choose d of
+// several minutes. Exactly-once processing (see [Webhook.Handler]) is the
+// real defence against repeats.
+func WithTolerance(d time.Duration) WebhookOption {
+	return func(c *webhookConfig) error {
+		if d < 0 {
+			return fmt.Errorf("skyvern: WithTolerance(%v): must not be negative", d)
+		}
+		c.tolerance = d
+		return nil
+	}
+}
+
+// WithClock makes the Webhook read the current time from now when it checks
+// the timestamp tolerance. It exists for tests; nil keeps [time.Now].
+func WithClock(now func() time.Time) WebhookOption {
+	return func(c *webhookConfig) error {
+		c.now = now
+		return nil
+	}
+}
+
+// NewWebhook returns a Webhook that accepts deliveries signed with apiKey or
+// with a key given by [WithAdditionalKeys]. An empty or blank key, anywhere,
+// is an error wrapping [ErrEmptyKey]: a verifier holding a key that everyone
+// knows would accept forgeries.
+//
+// The timestamp is not checked unless [WithTolerance] is given.
+func NewWebhook(apiKey string, opts ...WebhookOption) (*Webhook, error) {
+	cfg := webhookConfig{}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	all := append([]string{apiKey}, cfg.moreKeys...)
+	w := &Webhook{
+		keys:      make([]*macKey, 0, len(all)),
+		pool:      newMACPool(),
+		tolerance: cfg.tolerance,
+		now:       cfg.now,
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	for i, key := range all {
 		if isBlank(key) {
 			// The message names the key's position, never its value.
 			return nil, fmt.Errorf("skyvern: NewWebhook: key %d: %w", i, ErrEmptyKey)
@@ -82,40 +159,38 @@ func NewWebhook(apiKey string, moreKeys ...string) (*Webhook, error) {
 	return w, nil
 }
 
-// WithTolerance returns a copy of w that also rejects deliveries whose
-// x-skyvern-timestamp is more than d away from the current time, in the
-// past or in the future. d <= 0 turns the check off, which is the default.
-//
-// The check is advisory. Skyvern does not sign the timestamp, so anyone who
-// captured a genuine delivery can resend it with a fresh timestamp; the
-// check only limits how long a captured delivery replays unchanged. Skyvern
-// keeps the original timestamp on its automatic retries (three attempts,
-// each waiting up to 30 s, with up to 30 s between them) and self-hosted
-// servers off UTC send timestamps shifted by their UTC offset, so choose d of
-// several minutes. Exactly-once processing (see Handler) is the real defence
-// against repeats.
-func (w *Webhook) WithTolerance(d time.Duration) *Webhook {
+// String describes w without any key material.
+func (w *Webhook) String() string {
 	if w == nil {
-		return nil
+		return "skyvern.Webhook(nil)"
 	}
-	c := *w
-	c.tolerance = d
-	return &c
+	if w.tolerance > 0 {
+		return fmt.Sprintf("skyvern.Webhook{keys: %d, tolerance: %s}", len(w.keys), w.tolerance)
+	}
+	return fmt.Sprintf("skyvern.Webhook{keys: %d}", len(w.keys))
 }
 
-// WithClock returns a copy of w that reads the current time from now when
-// checking the timestamp tolerance. It exists for tests; nil restores
-// time.Now.
-func (w *Webhook) WithClock(now func() time.Time) *Webhook {
+// GoString implements [fmt.GoStringer], so %#v prints [Webhook.String]
+// rather than the HMAC states, which are as good as the keys.
+func (w *Webhook) GoString() string { return w.String() }
+
+// Format implements [fmt.Formatter]: every verb (%v, %+v, %s, %q, %x, ...)
+// prints [Webhook.String], so no verb can reach the key material.
+func (w *Webhook) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", w.String())
+		return
+	}
+	_, _ = io.WriteString(f, w.String())
+}
+
+// LogValue implements [slog.LogValuer]: a Webhook logs as its number of keys
+// and its tolerance.
+func (w *Webhook) LogValue() slog.Value {
 	if w == nil {
-		return nil
+		return slog.StringValue(w.String())
 	}
-	c := *w
-	c.now = now
-	if c.now == nil {
-		c.now = time.Now
-	}
-	return &c
+	return slog.GroupValue(slog.Int("keys", len(w.keys)), slog.Duration("tolerance", w.tolerance))
 }
 
 // Verify checks that body, the raw bytes of a delivery, carries a valid

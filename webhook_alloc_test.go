@@ -13,7 +13,7 @@ import (
 // of -race builds.
 
 func TestVerifyDoesNotAllocate(t *testing.T) {
-	wh := mustWebhook(t, "sk_old_key", testKey) // the match is the second key
+	wh := mustWebhook(t, "sk_old_key", WithAdditionalKeys(testKey)) // the match is the second key
 	body := benchBody(8<<10, "tsk_alloc")
 	good := http.Header{}
 	good.Set(SignatureHeader, Sign(body, testKey))

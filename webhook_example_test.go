@@ -144,13 +144,14 @@ func ExampleWebhook_TOTPHandler() {
 
 // Deliveries older than the tolerance are refused. The check is advisory:
 // Skyvern does not sign the timestamp.
-func ExampleWebhook_WithTolerance() {
-	wh, err := skyvern.NewWebhook("sk_example_key")
+func ExampleWithTolerance() {
+	now := time.Unix(1769873016, 0)
+	wh, err := skyvern.NewWebhook("sk_example_key",
+		skyvern.WithTolerance(5*time.Minute),
+		skyvern.WithClock(func() time.Time { return now }))
 	if err != nil {
 		panic(err)
 	}
-	now := time.Unix(1769873016, 0)
-	wh = wh.WithTolerance(5 * time.Minute).WithClock(func() time.Time { return now })
 
 	body := []byte(`{"run_id":"tsk_1","status":"completed"}`)
 	h := http.Header{}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,7 +120,7 @@ func TestHandlerStatusCodes(t *testing.T) {
 			t.Parallel()
 			wh := mustWebhook(t, testKey)
 			if tc.tolerance {
-				wh = wh.WithTolerance(time.Minute).WithClock(func() time.Time { return time.Unix(1769873016+3600, 0) })
+				wh = mustWebhook(t, testKey, WithTolerance(time.Minute), WithClock(func() time.Time { return time.Unix(1769873016+3600, 0) }))
 			}
 			var c countingFn
 			c.fail.Store(tc.fail)
@@ -381,6 +382,64 @@ func TestMiddlewareJudgesFinalStatus(t *testing.T) {
 	serve(h, delivery(body, testKey)) // 200 after the hint: done
 	assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
 	assert.Equal(t, int32(2), calls.Load(), "an interim 103 is not the answer")
+}
+
+// The first final status next writes is the answer; net/http ignores any
+// later WriteHeader, and so must the middleware's judgement.
+func TestMiddlewareJudgesFirstFinalStatus(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	h := mustWebhook(t, testKey).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(http.StatusInternalServerError) // superfluous
+	}))
+	body := deliveryBody("wr_first_status", RunStatusCompleted)
+	assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+	assert.Equal(t, int32(1), calls.Load(), "the event was done after the first 200")
+}
+
+// Only a 2xx from next marks the event done: a redirect or a 304 is not a
+// processed event, and the event must be released for redelivery.
+func TestMiddlewareReleasesOnEveryNon2xx(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		first int
+		done  bool
+	}{
+		{http.StatusOK, true},
+		{http.StatusNoContent, true},
+		{299, true},
+		{http.StatusMultipleChoices, false},
+		{301, false},
+		{http.StatusFound, false},
+		{http.StatusNotModified, false},
+		{http.StatusTemporaryRedirect, false},
+		{399, false},
+		{http.StatusBadRequest, false},
+		{http.StatusServiceUnavailable, false},
+	} {
+		t.Run(strconv.Itoa(tc.first), func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			h := mustWebhook(t, testKey).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if calls.Add(1) == 1 {
+					w.WriteHeader(tc.first)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			body := deliveryBody("wr_status_"+strconv.Itoa(tc.first), RunStatusCompleted)
+			assert.Equal(t, tc.first, serve(h, delivery(body, testKey)).Code, "next's answer is passed on")
+			assert.Equal(t, http.StatusOK, serve(h, delivery(body, testKey)).Code)
+			want := int32(2) // released: the redelivery reaches next
+			if tc.done {
+				want = 1 // done: the redelivery is answered without next
+			}
+			assert.Equal(t, want, calls.Load())
+		})
+	}
 }
 
 func TestHandlerLogsWithoutKey(t *testing.T) {

@@ -17,9 +17,10 @@ var ErrMalformedPayload = errors.New("skyvern: malformed webhook payload")
 
 var errNoRunID = errors.New("no run_id, task_id or workflow_run_id: not a run webhook")
 
-// ErrNoOutput is returned by (*WebhookPayload).DecodeOutput when the run
-// produced no output (the field is absent or null).
-var ErrNoOutput = errors.New("skyvern: webhook payload has no output")
+// ErrNoOutput is returned by [Run.DecodeOutput] and
+// [WebhookPayload.DecodeOutput] when the run produced no output (the field
+// is absent or null).
+var ErrNoOutput = errors.New("skyvern: the run has no output")
 
 // PayloadError reports a webhook body that could not be decoded. It matches
 // ErrMalformedPayload and unwraps to the underlying decoding error.
@@ -73,7 +74,8 @@ type WebhookPayload struct {
 	RecordingURL    string          `json:"recording_url,omitempty"`
 	// ScreenshotURLs lists screenshots, latest first.
 	ScreenshotURLs []string `json:"screenshot_urls,omitempty"`
-	// FailureReason explains a failed run; see WebhookDeliveryFailed.
+	// FailureReason explains a failed run; see
+	// [WebhookPayload.WebhookDeliveryFailed].
 	FailureReason *string `json:"failure_reason,omitempty"`
 	// Errors holds the error objects the run recorded, as sent.
 	Errors    []json.RawMessage `json:"errors,omitempty"`
@@ -310,8 +312,8 @@ func (p *WebhookPayload) DecodeOutput(v any) error {
 		raw  json.RawMessage
 		name string
 	}{{p.Output, "output"}, {p.Outputs, "outputs"}} {
-		if !isJSONNull(f.raw) {
-			if err := json.Unmarshal(f.raw, v); err != nil {
+		if err := decodeOutput(f.raw, v); err != ErrNoOutput {
+			if err != nil {
 				return &PayloadError{Field: f.name, Err: err}
 			}
 			return nil
@@ -321,6 +323,15 @@ func (p *WebhookPayload) DecodeOutput(v any) error {
 		}
 	}
 	return ErrNoOutput
+}
+
+// decodeOutput decodes a run's output into v, or reports ErrNoOutput for an
+// absent or null one, leaving v unchanged.
+func decodeOutput(raw json.RawMessage, v any) error {
+	if !hasJSONValue(raw) {
+		return ErrNoOutput
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // IsTerminal reports whether the payload's status is terminal. Skyvern
@@ -336,11 +347,15 @@ func (p *WebhookPayload) IsTerminal() bool { return p.Status.IsTerminal() }
 // function (see WithInterimHook).
 func (p *WebhookPayload) IsFinal() bool { return p.Status.IsTerminal() && !p.RetryPending }
 
-// WebhookDeliveryFailed reports whether the run failed because a webhook
-// could not be delivered: the failure reason mentions the webhook (for
-// example "Failed to run task 2.0: Failed to send webhook."). The browser
-// work may have succeeded anyway, so Output can still hold the extracted
-// data.
+// WebhookDeliveryFailed reports whether the run itself was marked failed
+// because a webhook could not be delivered: its FailureReason mentions the
+// webhook (for example "Failed to run task 2.0: Failed to send webhook.").
+// The browser work may have succeeded anyway, so Output can still hold the
+// extracted data.
+//
+// It does not tell whether an earlier delivery of this webhook failed; that
+// is [WebhookPayload.WebhookFailureReason], non-empty after a failed
+// delivery.
 func (p *WebhookPayload) WebhookDeliveryFailed() bool {
 	return p.FailureReason != nil && strings.Contains(strings.ToLower(*p.FailureReason), "webhook")
 }

@@ -2,8 +2,12 @@ package skyvern
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"os"
 	"strings"
@@ -173,7 +177,7 @@ func TestSignatureErrorsDoNotLeakKey(t *testing.T) {
 		VerifySignature(body, "zz", key),
 		VerifySignature(body, Sign(body, "other"), key),
 	}
-	_, err := NewWebhook(key, "")
+	_, err := NewWebhook(key, WithAdditionalKeys(""))
 	errs = append(errs, err)
 	for _, err := range errs {
 		require.Error(t, err)
@@ -183,14 +187,39 @@ func TestSignatureErrorsDoNotLeakKey(t *testing.T) {
 
 func TestVerifyLongKey(t *testing.T) {
 	t.Parallel()
-	// Keys longer than the SHA-256 block are hashed first, as HMAC requires.
-	key := strings.Repeat("k", 200)
+	// Keys longer than the SHA-256 block are hashed first, as HMAC requires;
+	// a key of exactly one block is used as it is. Sign uses crypto/hmac,
+	// the reference for both.
 	body := bytes.Repeat([]byte("x"), 1000)
-	wh, err := NewWebhook(key)
+	for _, n := range []int{63, 64, 65, 200} {
+		key := strings.Repeat("k", n)
+		wh, err := NewWebhook(key)
+		require.NoError(t, err)
+		require.NoError(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key)}}), "key of %d bytes", n)
+		require.NoError(t, VerifySignature(body, Sign(body, key), key), "key of %d bytes", n)
+		assert.True(t, errors.Is(wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key[1:])}}), ErrInvalidSignature))
+	}
+}
+
+// A key whose saved hash state cannot be restored must refuse, never accept:
+// the state is checked at construction, so this guards the fallback alone.
+func TestMACKeyWithUnusableStateRefuses(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"run_id":"tsk_1"}`)
+	good, err := newMACKey(testKey)
 	require.NoError(t, err)
-	require.NoError(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key)}}))
-	require.NoError(t, VerifySignature(body, Sign(body, key), key))
-	assert.True(t, errors.Is(wh.Verify(body, http.Header{canonicalSignatureHeader: {Sign(body, key[1:])}}), ErrInvalidSignature))
+	sig, err := decodeSignature(Sign(body, testKey))
+	require.NoError(t, err)
+	pool := newMACPool()
+	require.True(t, good.matches(pool, body, &sig))
+	for name, k := range map[string]*macKey{
+		"inner": {pads: &macPads{inner: []byte("not a state"), outer: good.pads.outer}},
+		"outer": {pads: &macPads{inner: good.pads.inner, outer: []byte("not a state")}},
+	} {
+		assert.False(t, k.matches(pool, body, &sig), name)
+	}
+	// The pooled scratch space still works after a refusal.
+	assert.True(t, good.matches(pool, body, &sig))
 }
 
 // upperFirstLetter upper-cases the first hex letter of sig, keeping the MAC
@@ -198,4 +227,107 @@ func TestVerifyLongKey(t *testing.T) {
 func upperFirstLetter(sig string) string {
 	i := strings.IndexAny(sig, "abcdef")
 	return sig[:i] + strings.ToUpper(sig[i:i+1]) + sig[i+1:]
+}
+
+// Signatures that differ from the genuine one in a single hex digit, at
+// every position: a comparison that stops early (or checks only a prefix,
+// say the first 16 bytes) accepts the ones that differ at the end.
+func TestVerifyRejectsEveryOneDigitChange(t *testing.T) {
+	t.Parallel()
+	for _, v := range loadVectors(t).Vectors {
+		single, err := NewWebhook(v.Key)
+		require.NoError(t, err)
+		// The genuine key second, so the loop over keys is exercised too.
+		rotated, err := NewWebhook("sk_other_key", WithAdditionalKeys(v.Key))
+		require.NoError(t, err)
+		body := []byte(v.Body)
+		for i := len(v.Signature) - 1; i >= 0; i-- {
+			for _, c := range []byte{'0', 'f'} {
+				if v.Signature[i] == c {
+					c = '7'
+				}
+				sig := v.Signature[:i] + string(c) + v.Signature[i+1:]
+				h := http.Header{canonicalSignatureHeader: {sig}}
+				require.ErrorIs(t, VerifySignature(body, sig, v.Key), ErrInvalidSignature, "digit %d", i)
+				require.ErrorIs(t, single.Verify(body, h), ErrInvalidSignature, "digit %d", i)
+				require.ErrorIs(t, rotated.Verify(body, h), ErrInvalidSignature, "digit %d", i)
+			}
+		}
+		// And the genuine signature still passes through all three.
+		h := http.Header{canonicalSignatureHeader: {v.Signature}}
+		require.NoError(t, VerifySignature(body, v.Signature, v.Key))
+		require.NoError(t, single.Verify(body, h))
+		require.NoError(t, rotated.Verify(body, h))
+	}
+}
+
+// signatureSource is the file as it was compiled into this test (embedded
+// rather than read at run time, so a build with -overlay is checked too).
+//
+//go:embed webhook_signature.go
+var signatureSource []byte
+
+// Replacing hmac.Equal with == or bytes.Equal changes no verdict, only the
+// timing, so no functional test can see it. This test pins the comparison
+// in the source instead: the functions that decide on a MAC must compare
+// through hmac.Equal or subtle.ConstantTimeCompare, on whole MACs, and
+// compare nothing else with == or != except against nil.
+func TestMACComparisonIsConstantTime(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "webhook_signature.go", signatureSource, 0)
+	require.NoError(t, err)
+	deciders := map[string]bool{"VerifySignature": false, "end": false} // matches and the streaming check both decide in end
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok {
+			continue
+		}
+		if _, wanted := deciders[fn.Name.Name]; !wanted {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				name := calleeName(n)
+				switch name {
+				case "hmac.Equal", "subtle.ConstantTimeCompare":
+					deciders[fn.Name.Name] = true
+					for _, arg := range n.Args {
+						if s, ok := arg.(*ast.SliceExpr); ok {
+							assert.True(t, s.Low == nil && s.High == nil,
+								"%s: %s compares part of a MAC", fset.Position(arg.Pos()), name)
+						}
+					}
+				case "bytes.Equal", "bytes.Compare", "strings.Compare", "strings.EqualFold", "reflect.DeepEqual":
+					t.Errorf("%s: %s: %s is not constant time", fset.Position(n.Pos()), fn.Name.Name, name)
+				}
+			case *ast.BinaryExpr:
+				if n.Op == token.EQL || n.Op == token.NEQ {
+					assert.True(t, isNil(n.X) || isNil(n.Y),
+						"%s: %s compares with %s; only comparisons with nil are allowed", fset.Position(n.Pos()), fn.Name.Name, n.Op)
+				}
+			}
+			return true
+		})
+	}
+	for name, found := range deciders {
+		assert.True(t, found, "%s must decide with hmac.Equal or subtle.ConstantTimeCompare", name)
+	}
+}
+
+func calleeName(call *ast.CallExpr) string {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return ""
+	}
+	if pkg, ok := sel.X.(*ast.Ident); ok {
+		return pkg.Name + "." + sel.Sel.Name
+	}
+	return ""
+}
+
+func isNil(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "nil"
 }

@@ -1,8 +1,13 @@
 package skyvern
 
 import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,9 +27,9 @@ func signedHeader(body []byte, key string, ts int64) http.Header {
 	return h
 }
 
-func mustWebhook(t testing.TB, key string, more ...string) *Webhook {
+func mustWebhook(t testing.TB, key string, opts ...WebhookOption) *Webhook {
 	t.Helper()
-	wh, err := NewWebhook(key, more...)
+	wh, err := NewWebhook(key, opts...)
 	require.NoError(t, err)
 	return wh
 }
@@ -39,7 +44,7 @@ func TestNewWebhookRejectsAnyEmptyKey(t *testing.T) {
 	for name, keys := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			wh, err := NewWebhook(keys[0], keys[1:]...)
+			wh, err := NewWebhook(keys[0], WithAdditionalKeys(keys[1:]...))
 			assert.Nil(t, wh)
 			assert.ErrorIs(t, err, ErrEmptyKey)
 		})
@@ -50,7 +55,7 @@ func TestWebhookKeyRotation(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"run_id":"wr_1","status":"completed"}`)
 	const oldKey, newKey, otherKey = "sk_old_key", "sk_new_key", "sk_someone_else"
-	wh := mustWebhook(t, newKey, oldKey)
+	wh := mustWebhook(t, newKey, WithAdditionalKeys(oldKey))
 	for _, tc := range []struct {
 		signer string
 		ok     bool
@@ -82,6 +87,9 @@ func TestWebhookHeaderLookupIgnoresCase(t *testing.T) {
 	assert.ErrorIs(t, wh.Verify(body, http.Header{}), ErrMissingSignature)
 	assert.ErrorIs(t, wh.Verify(body, nil), ErrMissingSignature)
 	assert.ErrorIs(t, wh.Verify(body, http.Header{canonicalSignatureHeader: {}}), ErrMissingSignature)
+	// A hand-made map may hold a key with no values under any spelling.
+	assert.ErrorIs(t, wh.Verify(body, http.Header{SignatureHeader: {}}), ErrMissingSignature)
+	assert.ErrorIs(t, wh.Verify(body, http.Header{SignatureHeader: {}, "x-other": {"v"}}), ErrMissingSignature)
 }
 
 func TestWebhookTimestampTolerance(t *testing.T) {
@@ -89,7 +97,7 @@ func TestWebhookTimestampTolerance(t *testing.T) {
 	body := []byte(`{"run_id":"tsk_1","status":"completed"}`)
 	now := time.Unix(1769873016, 0)
 	base := mustWebhook(t, testKey)
-	wh := base.WithTolerance(5 * time.Minute).WithClock(func() time.Time { return now })
+	wh := mustWebhook(t, testKey, WithTolerance(5*time.Minute), WithClock(func() time.Time { return now }))
 	sec := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
 
 	cases := []struct {
@@ -136,27 +144,50 @@ func TestWebhookTimestampTolerance(t *testing.T) {
 func TestWebhookSignatureCheckedBeforeTimestamp(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"run_id":"tsk_1","status":"completed"}`)
-	wh := mustWebhook(t, testKey).WithTolerance(time.Minute)
+	wh := mustWebhook(t, testKey, WithTolerance(time.Minute))
 	h := http.Header{}
 	h.Set(SignatureHeader, Sign(body, "sk_forger"))
 	assert.ErrorIs(t, wh.Verify(body, h), ErrInvalidSignature)
 }
 
-func TestWebhookWithToleranceReturnsCopy(t *testing.T) {
+func TestNewWebhookOptions(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{}`)
-	base := mustWebhook(t, testKey)
-	strict := base.WithTolerance(time.Minute)
 	h := http.Header{}
 	h.Set(SignatureHeader, Sign(body, testKey))
-	assert.NoError(t, base.Verify(body, h))
-	assert.ErrorIs(t, strict.Verify(body, h), ErrMissingTimestamp)
-	assert.NoError(t, strict.WithTolerance(0).Verify(body, h))
-	assert.NotNil(t, strict.WithClock(nil).now)
 
-	var nilHook *Webhook
-	assert.Nil(t, nilHook.WithTolerance(time.Minute))
-	assert.Nil(t, nilHook.WithClock(time.Now))
+	// Zero means off, nil options and a nil clock keep the defaults.
+	for name, opts := range map[string][]WebhookOption{
+		"none":           nil,
+		"zero tolerance": {WithTolerance(0)},
+		"nil option":     {nil},
+		"nil clock":      {WithClock(nil)},
+		"no extra keys":  {WithAdditionalKeys()},
+	} {
+		wh, err := NewWebhook(testKey, opts...)
+		require.NoError(t, err, name)
+		assert.NoError(t, wh.Verify(body, h), name)
+		assert.NotNil(t, wh.now, name)
+	}
+
+	// Any positive tolerance turns the check on, however small.
+	for _, d := range []time.Duration{time.Nanosecond, time.Minute} {
+		strict := mustWebhook(t, testKey, WithTolerance(d))
+		assert.ErrorIs(t, strict.Verify(body, h), ErrMissingTimestamp, d)
+	}
+
+	wh, err := NewWebhook(testKey, WithTolerance(-time.Second))
+	assert.Nil(t, wh)
+	assert.ErrorContains(t, err, "WithTolerance")
+
+	// Keys from several options add up; the caller's slice is copied.
+	more := []string{"sk_second"}
+	wh = mustWebhook(t, testKey, WithAdditionalKeys(more...), WithAdditionalKeys("sk_third"))
+	more[0] = "sk_changed"
+	for _, key := range []string{testKey, "sk_second", "sk_third"} {
+		assert.NoError(t, wh.Verify(body, signedHeader(body, key, 0)), key)
+	}
+	assert.ErrorIs(t, wh.Verify(body, signedHeader(body, "sk_changed", 0)), ErrInvalidSignature)
 }
 
 func TestParseVerifiesThenDecodes(t *testing.T) {
@@ -181,4 +212,47 @@ func TestParseVerifiesThenDecodes(t *testing.T) {
 	assert.ErrorIs(t, err, ErrMalformedPayload)
 	var pe *PayloadError
 	require.ErrorAs(t, err, &pe)
+}
+
+func TestWebhookPrintsNoKeyMaterial(t *testing.T) {
+	t.Parallel()
+	const second = "sk_second_webhook_key"
+	wh := mustWebhook(t, testKey, WithAdditionalKeys(second), WithTolerance(time.Minute))
+	// What must never appear: the keys, and the pad states in the forms fmt
+	// would print a []byte (decimal, hex, quoted).
+	var secrets []string
+	for _, k := range []string{testKey, second} {
+		secrets = append(secrets, k, hex.EncodeToString([]byte(k)))
+	}
+	for _, mk := range wh.keys {
+		for _, st := range [][]byte{mk.pads.inner, mk.pads.outer} {
+			h := st[4:36] // the chaining state after the format's magic
+			secrets = append(secrets, strings.Trim(fmt.Sprint(h), "[]"), fmt.Sprintf("%x", h), fmt.Sprintf("%X", h),
+				strings.Trim(fmt.Sprintf("%q", h), `"`), strings.Trim(fmt.Sprintf("%d", h), "[]"))
+		}
+	}
+	var outputs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%p"} {
+		if verb != "%p" {
+			// A dereferenced copy has no methods of *Webhook; its keys
+			// field must still print nothing secret.
+			outputs = append(outputs, fmt.Sprintf(verb, *wh))
+		}
+		outputs = append(outputs, fmt.Sprintf(verb, wh), fmt.Sprintf(verb, []*Webhook{wh}),
+			fmt.Sprintf(verb, struct{ W *Webhook }{wh}))
+	}
+	var logs bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
+		slog.New(h).Info("configured", "webhook", wh, "any", any(wh))
+	}
+	outputs = append(outputs, logs.String())
+	for _, out := range outputs {
+		for _, s := range secrets {
+			require.NotContains(t, out, s)
+		}
+	}
+	assert.Equal(t, "skyvern.Webhook{keys: 2, tolerance: 1m0s}", fmt.Sprintf("%+v", wh))
+	assert.Equal(t, fmt.Sprintf("%v", wh), fmt.Sprintf("%#v", wh))
+	assert.Contains(t, logs.String(), "webhook.keys=2")
+	assert.Equal(t, "skyvern.Webhook(nil)", fmt.Sprint((*Webhook)(nil)))
 }

@@ -480,3 +480,48 @@ func (b *WaitBlock) UnmarshalJSON(data []byte) error {
 	type plain WaitBlock
 	return decodeTagged(data, blockTypeKey, string(BlockTypeWait), (*plain)(b), &b.kept)
 }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b TaskBlock) Equal(o TaskBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b NavigationBlock) Equal(o NavigationBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b ExtractionBlock) Equal(o ExtractionBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b TextPromptBlock) Equal(o TextPromptBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b CodeBlock) Equal(o CodeBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b ForLoopBlock) Equal(o ForLoopBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b TaskV2Block) Equal(o TaskV2Block) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b GotoURLBlock) Equal(o GotoURLBlock) bool { return equalJSON(b, o) }
+
+// Equal reports whether b and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included (see [Block]).
+// go-cmp calls it, so tests can compare blocks with cmp.Diff.
+func (b WaitBlock) Equal(o WaitBlock) bool { return equalJSON(b, o) }

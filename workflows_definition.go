@@ -337,3 +337,23 @@ func (p *CredentialParameter) UnmarshalJSON(data []byte) error {
 	type plain CredentialParameter
 	return decodeTagged(data, parameterTypeKey, string(ParameterTypeCredential), (*plain)(p), &p.kept)
 }
+
+// Equal reports whether p and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included. go-cmp calls it.
+func (p WorkflowParameter) Equal(o WorkflowParameter) bool { return equalJSON(p, o) }
+
+// Equal reports whether p and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included. go-cmp calls it.
+func (p ContextParameter) Equal(o ContextParameter) bool { return equalJSON(p, o) }
+
+// Equal reports whether p and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included. go-cmp calls it.
+func (p OutputParameter) Equal(o OutputParameter) bool { return equalJSON(p, o) }
+
+// Equal reports whether p and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included. go-cmp calls it.
+func (p CredentialParameter) Equal(o CredentialParameter) bool { return equalJSON(p, o) }
+
+// Equal reports whether d and o encode to the same JSON value (key order
+// and spacing aside), the keys kept from decoding included. go-cmp calls it.
+func (d WorkflowDefinitionBody) Equal(o WorkflowDefinitionBody) bool { return equalJSON(d, o) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // keptJSON lets a decoded value be encoded back without losing anything the
@@ -62,6 +63,53 @@ func decodeKept(data []byte, v any, k *keptJSON) error {
 func (k *keptJSON) keep(data, snapshot []byte) {
 	k.raw = append(json.RawMessage(nil), data...)
 	k.snapshot = snapshot
+}
+
+// record is keep for a buffer that the caller hands over, so it is not
+// copied again; v is the value just decoded from raw.
+func (k *keptJSON) record(raw []byte, v any) error {
+	snapshot, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	k.raw, k.snapshot = raw, snapshot
+	return nil
+}
+
+// Equal reports whether w and o encode to the same JSON value (key order
+// and spacing aside), so keys the server sent that Workflow has no field for
+// count too. go-cmp calls it, which lets tests compare workflows (and the
+// blocks and parameters in them, which have Equal methods of their own) with
+// cmp.Diff.
+func (w Workflow) Equal(o Workflow) bool { return equalJSON(w, o) }
+
+// equalJSON reports whether a and b encode to the same JSON value, key order
+// and spacing aside. It backs the Equal methods of the types that keep their
+// JSON: go-cmp prefers an Equal method and cannot look into keptJSON, and
+// what a value would send is what decides whether two of them are the same.
+// Values that cannot be encoded are compared as Go values.
+func equalJSON(a, b any) bool {
+	ja, errA := encodeJSON(a)
+	jb, errB := encodeJSON(b)
+	if errA != nil || errB != nil {
+		return errA != nil && errB != nil && reflect.DeepEqual(a, b)
+	}
+	if bytes.Equal(ja, jb) {
+		return true
+	}
+	va, errA := decodeNumbers(ja)
+	vb, errB := decodeNumbers(jb)
+	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
+}
+
+// decodeNumbers decodes JSON into generic values, keeping numbers as
+// written so that no precision is lost on the way.
+func decodeNumbers(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
 }
 
 // patchObject applies to raw the top-level changes between two encodings of

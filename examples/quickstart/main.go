@@ -5,16 +5,19 @@
 //
 //	go run ./examples/quickstart
 //
-// Without SKYVERN_API_KEY it runs against skyverntest, an in-process fake
-// Skyvern that behaves like the real service (signed webhooks included), so
-// it needs no account and no network.
+// By default it runs against skyverntest, an in-process fake Skyvern that
+// behaves like the real service (signed webhooks included), so it needs no
+// account and no network, whatever the environment holds.
 //
-// With SKYVERN_API_KEY set it talks to the real service instead. Skyvern
-// cannot deliver webhooks to localhost: to receive them, expose the
-// receiver's port (flag -listen, default 127.0.0.1:8089) at a public HTTPS
-// URL (a tunnel or your load balancer) and set SKYVERN_WEBHOOK_BASE_URL to
-// it. Without that, the quickstart still runs and learns the results by
-// polling. Real runs use real browser minutes.
+//	SKYVERN_API_KEY=... go run ./examples/quickstart -live
+//
+// With -live it talks to the real service instead, with the key from
+// SKYVERN_API_KEY (which -live requires). Skyvern cannot deliver webhooks to
+// localhost: to receive them, expose the receiver's port (flag -listen,
+// default 127.0.0.1:8089 with -live) at a public HTTPS URL (a tunnel or your
+// load balancer) and set SKYVERN_WEBHOOK_BASE_URL to it. Without that, the
+// quickstart still runs and learns the results by polling. Real runs use
+// real browser minutes.
 package main
 
 import (
@@ -36,21 +39,33 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "", "address of the local webhook receiver (default: any free port; 127.0.0.1:8089 with SKYVERN_API_KEY)")
+	live := flag.Bool("live", false, "use the real Skyvern API with the key in SKYVERN_API_KEY (real runs, real browser minutes)")
+	listen := flag.String("listen", "", "address of the local webhook receiver (default: any free port; 127.0.0.1:8089 with -live)")
 	flag.Parse()
-	if err := run(*listen); err != nil {
+	if err := run(*listen, *live); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen string) error {
+// errNoLiveKey is returned by run for -live without an API key.
+var errNoLiveKey = errors.New("-live needs the API key in SKYVERN_API_KEY")
+
+// run plays the quickstart against the fake, or with live against the real
+// API. An exported SKYVERN_API_KEY alone never makes it go live: real runs
+// cost browser minutes and must be asked for.
+func run(listen string, live bool) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	apiKey := os.Getenv("SKYVERN_API_KEY")
-	live := apiKey != ""
+	var apiKey string
+	if live {
+		apiKey = strings.TrimSpace(os.Getenv("SKYVERN_API_KEY"))
+		if apiKey == "" {
+			return errNoLiveKey
+		}
+	}
 	var opts []skyvern.Option
 	if !live {
 		fake := skyverntest.NewServer(
@@ -65,7 +80,7 @@ func run(listen string) error {
 		defer fake.Close()
 		apiKey = fake.APIKey()
 		opts = append(opts, skyvern.WithBaseURL(fake.URL()))
-		fmt.Println("skyvern-go quickstart, against an in-process fake Skyvern (set SKYVERN_API_KEY for the real one)")
+		fmt.Println("skyvern-go quickstart, against an in-process fake Skyvern (-live for the real one)")
 	} else {
 		fmt.Println("skyvern-go quickstart, against the real Skyvern API")
 	}

@@ -39,11 +39,11 @@ func main() {
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	keys := []string{}
+	var opts []skyvern.WebhookOption
 	if prev := os.Getenv("SKYVERN_PREVIOUS_API_KEY"); prev != "" {
-		keys = append(keys, prev)
+		opts = append(opts, skyvern.WithAdditionalKeys(prev))
 	}
-	wh, err := skyvern.NewWebhook(os.Getenv("SKYVERN_API_KEY"), keys...)
+	wh, err := skyvern.NewWebhook(os.Getenv("SKYVERN_API_KEY"), opts...)
 	if err != nil {
 		logger.Error("SKYVERN_API_KEY must be set: webhooks are signed with it", "err", err)
 		os.Exit(1)
@@ -124,10 +124,16 @@ func worker(ctx context.Context, jobs <-chan *skyvern.WebhookPayload, logger *sl
 			return
 		case p := <-jobs:
 			attrs := []any{"run_id", p.RunID, "status", p.Status, "run_type", p.RunType}
+			if p.WebhookFailureReason != nil && *p.WebhookFailureReason != "" {
+				// This is a redelivery or a replay of a webhook whose
+				// earlier delivery failed; the outcome it reports is
+				// the same.
+				attrs = append(attrs, "earlier_delivery_failed", *p.WebhookFailureReason)
+			}
 			if p.WebhookDeliveryFailed() {
-				// The run's data may still be in the output: a failed
-				// delivery is not a failed extraction.
-				attrs = append(attrs, "note", "an earlier delivery of this webhook failed")
+				// The run was marked failed only because a webhook could
+				// not be delivered: its data may still be in the output.
+				attrs = append(attrs, "note", "failed on webhook delivery, output may be complete")
 			}
 			var out map[string]any
 			if err := p.DecodeOutput(&out); err == nil {
