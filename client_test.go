@@ -3,16 +3,13 @@ package skyvern_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,57 +21,6 @@ const testAPIKey = "sk_test_client_key_0123456789"
 // baseURLPath is a prefix under which the test server mounts the API, so a
 // request built with an absolute path (ignoring the base URL) fails loudly.
 const baseURLPath = "/api-prefix"
-
-// setup starts a test server and a client pointed at it with fast retries.
-func setup(t *testing.T, opts ...skyvern.Option) (*skyvern.Client, *http.ServeMux, string) {
-	t.Helper()
-	mux := http.NewServeMux()
-	apiHandler := http.NewServeMux()
-	apiHandler.Handle(baseURLPath+"/", http.StripPrefix(baseURLPath, mux))
-	apiHandler.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("request outside the base URL path: %s %s", r.Method, r.URL.Path)
-		http.Error(w, "wrong path", http.StatusBadRequest)
-	})
-	srv := httptest.NewServer(apiHandler)
-	t.Cleanup(srv.Close)
-	all := append([]skyvern.Option{
-		skyvern.WithBaseURL(srv.URL + baseURLPath),
-		skyvern.WithRetryWait(time.Millisecond, 5*time.Millisecond),
-	}, opts...)
-	c, err := skyvern.NewClient(testAPIKey, all...)
-	require.NoError(t, err)
-	return c, mux, srv.URL
-}
-
-func testMethod(t *testing.T, r *http.Request, want string) {
-	t.Helper()
-	assert.Equal(t, want, r.Method, "method")
-}
-
-func testHeader(t *testing.T, r *http.Request, header, want string) {
-	t.Helper()
-	assert.Equal(t, want, r.Header.Get(header), "header %s", header)
-}
-
-// testJSONBody decodes the request body and diffs it with want (a JSON
-// document), so key order and spacing do not matter but every field does.
-func testJSONBody(t *testing.T, r *http.Request, want string) {
-	t.Helper()
-	body, err := io.ReadAll(r.Body)
-	require.NoError(t, err)
-	var got, exp any
-	require.NoError(t, json.Unmarshal(body, &got), "request body %q", body)
-	require.NoError(t, json.Unmarshal([]byte(want), &exp))
-	if diff := cmp.Diff(exp, got); diff != "" {
-		t.Errorf("request body mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
 
 // taskRunJSON is a task run as Skyvern serializes it: compact, nulls
 // included, naive timestamps.

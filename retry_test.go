@@ -32,27 +32,6 @@ func status(code int, body string, headers ...string) behaviour {
 	}
 }
 
-// dropConnection closes the connection without answering, after the server
-// has read the request: the client cannot know whether it was processed.
-func dropConnection(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		panic(err)
-	}
-	_ = conn.Close()
-}
-
-// hang answers only after the client has given up on the attempt. It reads
-// the body first: only then does the server notice the client going away.
-func hang(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	select {
-	case <-r.Context().Done():
-	case <-time.After(30 * time.Second):
-	}
-}
-
 const okRun = `{"run_id":"tsk_1","status":"queued","run_type":"task_v1","created_at":"2026-01-01T00:00:00","modified_at":"2026-01-01T00:00:00"}`
 
 // sequence serves the behaviours in order, then repeats the last one, and

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,25 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func deliveryBody(runID string, status RunStatus) []byte {
-	return []byte(fmt.Sprintf(`{"run_id":%q,"status":%q,"output":{"n":1},"run_type":"task_v2","created_at":"2026-01-31T15:20:42.160725","modified_at":"2026-01-31T15:23:34"}`, runID, status))
-}
-
-// delivery builds the request Skyvern would send with body, signed by key.
-func delivery(body []byte, key string) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/skyvern/webhook", bytes.NewReader(body))
-	for k, v := range signedHeader(body, key, 1769873016) {
-		r.Header[k] = v
-	}
-	return r
-}
-
-func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	return rec
-}
 
 // countingFn records calls and fails while fail is set.
 type countingFn struct {
@@ -476,10 +455,6 @@ func (b *safeBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-func newTestLogger(b *safeBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func TestHandlerPublishesToRunHub(t *testing.T) {

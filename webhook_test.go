@@ -17,23 +17,6 @@ import (
 
 const testKey = "sk_test_webhook_receiver_key"
 
-// signedHeader returns the headers Skyvern sends with body, signed with key
-// and stamped at ts (Unix seconds).
-func signedHeader(body []byte, key string, ts int64) http.Header {
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set(SignatureHeader, Sign(body, key))
-	h.Set(TimestampHeader, strconv.FormatInt(ts, 10))
-	return h
-}
-
-func mustWebhook(t testing.TB, key string, opts ...WebhookOption) *Webhook {
-	t.Helper()
-	wh, err := NewWebhook(key, opts...)
-	require.NoError(t, err)
-	return wh
-}
-
 func TestNewWebhookRejectsAnyEmptyKey(t *testing.T) {
 	t.Parallel()
 	cases := map[string][]string{

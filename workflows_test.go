@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -29,13 +27,6 @@ import (
 const workflowJSON = `{"workflow_id":"w_1","organization_id":"o_1","title":"Invoice Downloader","workflow_permanent_id":"wpid_490440779503357998","version":1,"is_saved_task":false,"is_template":false,"description":null,"workflow_definition":{"version":1,"parameters":[],"blocks":[],"finally_block_label":null,"error_code_mapping":null,"workflow_system_prompt":null,"completion_contract":null},"proxy_location":null,"webhook_callback_url":"https://your-server.com/webhook","totp_verification_url":null,"totp_identifier":null,"persist_browser_session":false,"reuse_browser_session":false,"mask_secrets":false,"pin_saved_session_ip":false,"browser_profile_id":null,"browser_profile_key":null,"model":null,"status":"published","max_screenshot_scrolls":null,"max_elapsed_time_minutes":null,"extra_http_headers":null,"cdp_connect_headers":null,"run_with":"agent","ai_fallback":true,"cache_key":"default","adaptive_caching":false,"enable_self_healing":false,"code_version":null,"generate_script_on_terminal":false,"run_sequentially":null,"sequential_key":null,"folder_id":null,"import_error":null,"created_by":null,"edited_by":null,"copilot_authored":false,"created_at":"2026-01-31T15:20:42.160725","modified_at":"2026-01-31T15:20:42.160725","deleted_at":null,"agent_id":"wpid_490440779503357998"}`
 
 const okWorkflowRun = `{"run_id":"wr_1","status":"created","run_type":"workflow_run","created_at":"2026-01-01T00:00:00","modified_at":"2026-01-01T00:00:00"}`
-
-func readFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
-}
 
 func decodeAny(t *testing.T, b []byte) any {
 	t.Helper()
