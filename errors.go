@@ -458,3 +458,63 @@ func causeText(err error, call string) string {
 	msg := strings.TrimPrefix(err.Error(), "skyvern: ")
 	return strings.TrimPrefix(msg, call+": ")
 }
+
+// Errors returned by VerifySignature, (*Webhook).Verify and NewWebhook. Match
+// them with errors.Is.
+var (
+	// ErrMissingSignature means the delivery carried no signature, or an
+	// empty one.
+	ErrMissingSignature = errors.New("skyvern: webhook signature is missing")
+	// ErrInvalidSignature means the signature does not authenticate the
+	// body: it was forged, computed over other bytes (for example a body
+	// that was parsed and re-serialized), made with another key, or is not
+	// a signature at all. Every rejection other than ErrMissingSignature and
+	// ErrEmptyKey matches it.
+	ErrInvalidSignature = errors.New("skyvern: webhook signature is invalid")
+	// ErrMalformedSignature means the signature is not 64 lowercase hex
+	// characters, so no key could have produced it. It wraps
+	// ErrInvalidSignature.
+	ErrMalformedSignature = fmt.Errorf("%w: want 64 lowercase hex characters", ErrInvalidSignature)
+	// ErrEmptyKey means a verifier was asked to use an empty (or blank) API
+	// key. Anyone can compute a signature with the empty key, so such a
+	// verifier would accept forgeries; it is refused instead.
+	ErrEmptyKey = errors.New("skyvern: webhook verification needs a non-empty API key")
+)
+
+// Errors about the x-skyvern-timestamp header, returned by (*Webhook).Verify
+// and Parse only when a tolerance is set (see [WithTolerance]).
+var (
+	// ErrMissingTimestamp means the delivery carried no timestamp.
+	ErrMissingTimestamp = errors.New("skyvern: webhook timestamp is missing")
+	// ErrMalformedTimestamp means the timestamp is not a decimal count of
+	// Unix seconds.
+	ErrMalformedTimestamp = errors.New("skyvern: webhook timestamp is not Unix seconds")
+	// ErrTimestampOutOfTolerance means the timestamp is further from the
+	// verifier's clock than the tolerance, in either direction.
+	ErrTimestampOutOfTolerance = errors.New("skyvern: webhook timestamp is outside the tolerance")
+)
+
+// ErrMalformedPayload is matched by every *PayloadError: the delivery was
+// authentic but its JSON does not fit WebhookPayload.
+var ErrMalformedPayload = errors.New("skyvern: malformed webhook payload")
+
+// ErrNoOutput is returned by [Run.DecodeOutput] and
+// [WebhookPayload.DecodeOutput] when the run produced no output (the field
+// is absent or null).
+var ErrNoOutput = errors.New("skyvern: the run has no output")
+
+// ErrNoDownloadURL means an artifact, file or run carries no URL to download
+// from (for example a self-hosted server whose storage gives no signed
+// links, or a run that made no recording).
+var ErrNoDownloadURL = errors.New("skyvern: no download URL")
+
+// ErrUploadTooLarge means the file given to UploadFile was longer than its
+// limit (UploadFileParams.MaxBytes). The upload was abandoned before its end,
+// so the server stored nothing.
+var ErrUploadTooLarge = errors.New("skyvern: upload exceeds the size limit")
+
+// ErrRunListLimit means AllRuns reached the last page the server lets a
+// listing reach (MaxRunsPage, or MaxRunsSearchResults with a search or
+// workflow filter) while more runs may follow. Narrow the filters to see
+// them.
+var ErrRunListLimit = errors.New("skyvern: run listing reached the server's paging limit")

@@ -22,11 +22,6 @@ const DefaultMaxUploadBytes = 10 << 20
 // configuration accepts for an uploaded file.
 const MaxRetentionDays = 365
 
-// ErrUploadTooLarge means the file given to UploadFile was longer than its
-// limit (UploadFileParams.MaxBytes). The upload was abandoned before its end,
-// so the server stored nothing.
-var ErrUploadTooLarge = errors.New("skyvern: upload exceeds the size limit")
-
 // UploadFileParams are the optional settings of UploadFile.
 type UploadFileParams struct {
 	// RetentionDays deletes the file this many days after the upload (1 to

@@ -58,8 +58,9 @@ type TaskRunRequest struct {
 	// CDPConnectHeaders are sent when connecting to BrowserAddress; the
 	// server echoes them masked.
 	CDPConnectHeaders map[string]string `json:"cdp_connect_headers,omitempty"`
-	// PublishWorkflow saves the task as a workflow. Deprecated: the server
-	// keeps it for compatibility only.
+	// PublishWorkflow saves the task as a workflow.
+	//
+	// Deprecated: the server keeps it for compatibility only.
 	PublishWorkflow bool `json:"publish_workflow,omitempty"`
 	// IncludeActionHistoryInVerification shows the action history to the
 	// completion check.

@@ -145,11 +145,6 @@ func WithMaxDownloadBytes(n int64) RequestOption {
 	})
 }
 
-// ErrNoDownloadURL means an artifact, file or run carries no URL to download
-// from (for example a self-hosted server whose storage gives no signed
-// links, or a run that made no recording).
-var ErrNoDownloadURL = errors.New("skyvern: no download URL")
-
 // DownloadError is an error status from the storage host that serves a
 // presigned URL. It matches ErrForbidden for 401 and 403 and ErrNotFound for
 // 404.

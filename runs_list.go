@@ -3,7 +3,6 @@ package skyvern
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -31,12 +30,6 @@ const (
 	maxRunsWorkflowFilters = 50
 	maxRunsTagTerms        = 20
 )
-
-// ErrRunListLimit means AllRuns reached the last page the server lets a
-// listing reach (MaxRunsPage, or MaxRunsSearchResults with a search or
-// workflow filter) while more runs may follow. Narrow the filters to see
-// them.
-var ErrRunListLimit = errors.New("skyvern: run listing reached the server's paging limit")
 
 // ListRunsParams filters and pages ListRuns. The zero value lists the
 // newest runs of every kind, DefaultRunsPageSize of them.

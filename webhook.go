@@ -1,7 +1,6 @@
 package skyvern
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,19 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
-
-// Errors about the x-skyvern-timestamp header, returned by (*Webhook).Verify
-// and Parse only when a tolerance is set (see [WithTolerance]).
-var (
-	// ErrMissingTimestamp means the delivery carried no timestamp.
-	ErrMissingTimestamp = errors.New("skyvern: webhook timestamp is missing")
-	// ErrMalformedTimestamp means the timestamp is not a decimal count of
-	// Unix seconds.
-	ErrMalformedTimestamp = errors.New("skyvern: webhook timestamp is not Unix seconds")
-	// ErrTimestampOutOfTolerance means the timestamp is further from the
-	// verifier's clock than the tolerance, in either direction.
-	ErrTimestampOutOfTolerance = errors.New("skyvern: webhook timestamp is outside the tolerance")
 )
 
 // Canonical forms of the header names, so that lookups in an http.Header

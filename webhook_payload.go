@@ -11,16 +11,7 @@ import (
 	"strings"
 )
 
-// ErrMalformedPayload is matched by every *PayloadError: the delivery was
-// authentic but its JSON does not fit WebhookPayload.
-var ErrMalformedPayload = errors.New("skyvern: malformed webhook payload")
-
 var errNoRunID = errors.New("no run_id, task_id or workflow_run_id: not a run webhook")
-
-// ErrNoOutput is returned by [Run.DecodeOutput] and
-// [WebhookPayload.DecodeOutput] when the run produced no output (the field
-// is absent or null).
-var ErrNoOutput = errors.New("skyvern: the run has no output")
 
 // PayloadError reports a webhook body that could not be decoded. It matches
 // ErrMalformedPayload and unwraps to the underlying decoding error.

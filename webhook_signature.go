@@ -6,7 +6,6 @@ import (
 	"encoding"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"sync"
 )
@@ -19,28 +18,6 @@ const (
 	// TimestampHeader carries the Unix time (seconds) of the delivery. It is
 	// not covered by the signature.
 	TimestampHeader = "x-skyvern-timestamp"
-)
-
-// Errors returned by VerifySignature, (*Webhook).Verify and NewWebhook. Match
-// them with errors.Is.
-var (
-	// ErrMissingSignature means the delivery carried no signature, or an
-	// empty one.
-	ErrMissingSignature = errors.New("skyvern: webhook signature is missing")
-	// ErrInvalidSignature means the signature does not authenticate the
-	// body: it was forged, computed over other bytes (for example a body
-	// that was parsed and re-serialized), made with another key, or is not
-	// a signature at all. Every rejection other than ErrMissingSignature and
-	// ErrEmptyKey matches it.
-	ErrInvalidSignature = errors.New("skyvern: webhook signature is invalid")
-	// ErrMalformedSignature means the signature is not 64 lowercase hex
-	// characters, so no key could have produced it. It wraps
-	// ErrInvalidSignature.
-	ErrMalformedSignature = fmt.Errorf("%w: want 64 lowercase hex characters", ErrInvalidSignature)
-	// ErrEmptyKey means a verifier was asked to use an empty (or blank) API
-	// key. Anyone can compute a signature with the empty key, so such a
-	// verifier would accept forgeries; it is refused instead.
-	ErrEmptyKey = errors.New("skyvern: webhook verification needs a non-empty API key")
 )
 
 // Sign returns the signature Skyvern would send for body: the lowercase hex

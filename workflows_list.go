@@ -30,8 +30,11 @@ type GetWorkflowsParams struct {
 	OnlyTemplates  bool
 	// SearchKey matches titles and other text.
 	SearchKey string
-	// Title filters by title. Deprecated: use SearchKey.
-	Title    string
+	// Title filters by title.
+	//
+	// Deprecated: the server keeps it for compatibility; use SearchKey.
+	Title string
+	// FolderID filters by folder.
 	FolderID string
 	// Status filters by status; the server's default is published and
 	// draft.
