@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/skyvern-go/skyvern/internal/boundedread"
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 // apiCall describes one logical API call; do turns it into one or more
@@ -95,7 +96,7 @@ func (c *Client) do(ctx context.Context, call apiCall, rc *requestConfig) (*resp
 	var payload []byte
 	if call.body != nil {
 		var err error
-		if payload, err = encodeJSON(call.body); err != nil {
+		if payload, err = keptjson.Marshal(call.body); err != nil {
 			return nil, newCallError(call, "encoding request", err)
 		}
 		call.sent = payload
@@ -267,21 +268,6 @@ func (c *Client) requestURL(call apiCall, rc *requestConfig) string {
 		u += "?" + q.Encode()
 	}
 	return u
-}
-
-// encodeJSON marshals v without HTML escaping, so prompts and URLs reach the
-// server as written.
-func encodeJSON(v any) ([]byte, error) {
-	if raw, ok := v.(json.RawMessage); ok {
-		return raw, nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // readLimited reads a body of at most limit bytes, sized up front from the

@@ -1,7 +1,6 @@
 package skyvern
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 // TaskRunRequest is the body of RunTask. Only Prompt is required; every
@@ -139,11 +140,11 @@ type Run struct {
 	// Raw is the JSON object the server sent.
 	Raw json.RawMessage `json:"-"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // HasOutput reports whether the run carries an output (not absent or null).
-func (r *Run) HasOutput() bool { return hasJSONValue(r.Output) }
+func (r *Run) HasOutput() bool { return keptjson.HasValue(r.Output) }
 
 // DecodeOutput decodes the run's output into v, which should be a pointer to
 // a type matching your data extraction schema. A run without output (absent
@@ -155,7 +156,7 @@ func (r *Run) DecodeOutput(v any) error { return decodeOutput(r.Output, v) }
 // DecodeRunRequest decodes the recorded request into v (a *TaskRunRequest
 // for task runs; for workflow runs, a *WorkflowRunRequest).
 func (r *Run) DecodeRunRequest(v any) error {
-	if !hasJSONValue(r.RunRequest) {
+	if !keptjson.HasValue(r.RunRequest) {
 		return fmt.Errorf("skyvern: run %s has no run_request", r.RunID)
 	}
 	return json.Unmarshal(r.RunRequest, v)
@@ -198,10 +199,10 @@ func (r *Run) UnmarshalJSON(data []byte) error {
 	// An absent or null attempt is the server's default, 1: set before the
 	// decode, so that re-encoding does not take it for an edit.
 	r.Attempt = 1
-	if err := decodeKept(data, (*plain)(r), &r.kept); err != nil {
+	if err := keptjson.Decode(data, (*plain)(r), &r.kept); err != nil {
 		return err
 	}
-	r.Raw = r.kept.raw
+	r.Raw = r.kept.Raw()
 	r.Attempt = firstAttempt(r.Attempt)
 	return nil
 }
@@ -215,18 +216,13 @@ func firstAttempt(n int) int { return max(n, 1) }
 // it was decoded from, with the keys of edited fields replaced.
 func (r Run) MarshalJSON() ([]byte, error) {
 	type plain Run
-	return r.kept.encode(encodeJSON(plain(r)))
+	return r.kept.Encode(keptjson.Marshal(plain(r)))
 }
 
 // Equal reports whether r and o encode to the same JSON value (key order
 // and spacing aside), so values the server sent that Run has no field for
 // count too. go-cmp calls it, which lets tests compare runs with cmp.Diff.
-func (r Run) Equal(o Run) bool { return equalJSON(r, o) }
-
-func hasJSONValue(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
-}
+func (r Run) Equal(o Run) bool { return keptjson.Equal(r, o) }
 
 // decodeRun decodes a run response; the body is not copied again, since
 // do returned a buffer of its own. For RunTask and RunWorkflow a body that
@@ -240,7 +236,7 @@ func decodeRun(call apiCall, body []byte) (*Run, error) {
 	if run.RunID == "" {
 		return nil, malformedResponse(call, "no run_id in response")
 	}
-	if err := run.kept.record(body, (*plain)(&run)); err != nil {
+	if err := run.kept.Record(body, (*plain)(&run)); err != nil {
 		return nil, fmt.Errorf("skyvern: %s %s: %w", call.method, call.path, err)
 	}
 	run.Raw = body
@@ -353,26 +349,26 @@ type WebhookReplay struct {
 	// Error describes a delivery that got no response (timeout, unreachable).
 	Error string `json:"error,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // UnmarshalJSON implements json.Unmarshaler, remembering the JSON for
 // MarshalJSON.
 func (w *WebhookReplay) UnmarshalJSON(data []byte) error {
 	type plain WebhookReplay
-	return decodeKept(data, (*plain)(w), &w.kept)
+	return keptjson.Decode(data, (*plain)(w), &w.kept)
 }
 
 // MarshalJSON implements json.Marshaler. A decoded WebhookReplay gives back
 // the JSON it was decoded from, with the keys of edited fields replaced.
 func (w WebhookReplay) MarshalJSON() ([]byte, error) {
 	type plain WebhookReplay
-	return w.kept.encode(encodeJSON(plain(w)))
+	return w.kept.Encode(keptjson.Marshal(plain(w)))
 }
 
 // Equal reports whether w and o encode to the same JSON value (key order
 // and spacing aside); go-cmp calls it.
-func (w WebhookReplay) Equal(o WebhookReplay) bool { return equalJSON(w, o) }
+func (w WebhookReplay) Equal(o WebhookReplay) bool { return keptjson.Equal(w, o) }
 
 // Delivered reports whether the receiver answered with a 2xx status.
 func (w *WebhookReplay) Delivered() bool {
@@ -413,7 +409,7 @@ func (c *Client) RetryRunWebhook(ctx context.Context, runID string, req *RetryRu
 		return nil, err
 	}
 	replay := &WebhookReplay{}
-	if hasJSONValue(resp.body) {
+	if keptjson.HasValue(resp.body) {
 		if err := decodeJSON(call, resp.body, replay); err != nil {
 			return nil, err
 		}

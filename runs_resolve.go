@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 // ResolveClockSkew is how far the server's clock may be behind the
@@ -132,7 +134,7 @@ func (c *Client) createRun(ctx context.Context, call apiCall, rc *requestConfig)
 	var payload []byte
 	if call.body != nil { // a route without a body (RetryWorkflowRun) gets none
 		var err error
-		if payload, err = encodeJSON(call.body); err != nil {
+		if payload, err = keptjson.Marshal(call.body); err != nil {
 			return nil, fmt.Errorf("skyvern: %s %s: encoding request: %w", call.method, call.path, err)
 		}
 		call.body = json.RawMessage(payload)

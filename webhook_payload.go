@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 var errNoRunID = errors.New("no run_id, task_id or workflow_run_id: not a run webhook")
@@ -319,7 +321,7 @@ func (p *WebhookPayload) DecodeOutput(v any) error {
 // decodeOutput decodes a run's output into v, or reports ErrNoOutput for an
 // absent or null one, leaving v unchanged.
 func decodeOutput(raw json.RawMessage, v any) error {
-	if !hasJSONValue(raw) {
+	if !keptjson.HasValue(raw) {
 		return ErrNoOutput
 	}
 	return json.Unmarshal(raw, v)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 // WorkflowRequest is the body of CreateWorkflow and UpdateWorkflow: a
@@ -190,32 +192,32 @@ type Workflow struct {
 	// Raw is the JSON object the server sent.
 	Raw json.RawMessage `json:"-"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // MarshalJSON implements json.Marshaler.
 func (w Workflow) MarshalJSON() ([]byte, error) {
 	type plain Workflow
 	w.fillIDs()
-	return w.kept.encode(encodeJSON(plain(w)))
+	return w.kept.Encode(keptjson.Marshal(plain(w)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler and keeps the raw JSON in Raw.
 func (w *Workflow) UnmarshalJSON(data []byte) error {
 	type plain Workflow
-	if !hasJSONValue(data) {
+	if !keptjson.HasValue(data) {
 		return nil
 	}
 	if err := json.Unmarshal(data, (*plain)(w)); err != nil {
 		return err
 	}
 	w.fillIDs()
-	snapshot, err := encodeJSON((*plain)(w))
+	snapshot, err := keptjson.Marshal((*plain)(w))
 	if err != nil {
 		return err
 	}
-	w.kept.keep(data, snapshot)
-	w.Raw = w.kept.raw
+	w.kept.Keep(data, snapshot)
+	w.Raw = w.kept.Raw()
 	return nil
 }
 

@@ -3,6 +3,8 @@ package skyvern
 import (
 	"encoding/json"
 	"errors"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 // BlockType names a kind of workflow block (the block_type discriminator).
@@ -173,7 +175,7 @@ type TaskBlock struct {
 	CompleteVerification               *bool `json:"complete_verification,omitempty"`
 	IncludeActionHistoryInVerification bool  `json:"include_action_history_in_verification,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // NavigationBlock (block_type "navigation") performs actions on a page until
@@ -200,7 +202,7 @@ type NavigationBlock struct {
 	CompleteVerification               *bool             `json:"complete_verification,omitempty"`
 	IncludeActionHistoryInVerification bool              `json:"include_action_history_in_verification,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // ExtractionBlock (block_type "extraction") extracts data from the current
@@ -219,7 +221,7 @@ type ExtractionBlock struct {
 	ParameterKeys      []string  `json:"parameter_keys,omitempty"`
 	DisableCache       bool      `json:"disable_cache,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // TextPromptBlock (block_type "text_prompt") asks an LLM a question without
@@ -234,7 +236,7 @@ type TextPromptBlock struct {
 	// JSONSchema describes the answer's shape.
 	JSONSchema any `json:"json_schema,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // CodeBlock (block_type "code") runs Python code.
@@ -245,7 +247,7 @@ type CodeBlock struct {
 	Code          string   `json:"code"`
 	ParameterKeys []string `json:"parameter_keys,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // ForLoopBlock (block_type "for_loop") runs LoopBlocks once per item of a
@@ -260,7 +262,7 @@ type ForLoopBlock struct {
 	CompleteIfEmpty       bool   `json:"complete_if_empty,omitempty"`
 	DataSchema            any    `json:"data_schema,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // TaskV2Block (block_type "task_v2") runs a skyvern-2.0 task from a prompt.
@@ -276,7 +278,7 @@ type TaskV2Block struct {
 	MaxSteps            *int   `json:"max_steps,omitempty"`
 	DisableCache        bool   `json:"disable_cache,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // GotoURLBlock (block_type "goto_url") opens a URL.
@@ -286,7 +288,7 @@ type GotoURLBlock struct {
 	// URL is required.
 	URL string `json:"url"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // WaitBlock (block_type "wait") pauses the workflow.
@@ -295,7 +297,7 @@ type WaitBlock struct {
 	BlockOptions
 	WaitSec int `json:"wait_sec,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // RawBlock is a block of a kind this SDK has no typed struct for, kept as its
@@ -376,7 +378,7 @@ func (b *WaitBlock) label() string       { return b.Label }
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b TaskBlock) MarshalJSON() ([]byte, error) {
 	type plain TaskBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeTask), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeTask), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -388,7 +390,7 @@ func (b *TaskBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b NavigationBlock) MarshalJSON() ([]byte, error) {
 	type plain NavigationBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeNavigation), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeNavigation), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -400,7 +402,7 @@ func (b *NavigationBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b ExtractionBlock) MarshalJSON() ([]byte, error) {
 	type plain ExtractionBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeExtraction), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeExtraction), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -412,7 +414,7 @@ func (b *ExtractionBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b TextPromptBlock) MarshalJSON() ([]byte, error) {
 	type plain TextPromptBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeTextPrompt), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeTextPrompt), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -424,7 +426,7 @@ func (b *TextPromptBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b CodeBlock) MarshalJSON() ([]byte, error) {
 	type plain CodeBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeCode), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeCode), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -436,7 +438,7 @@ func (b *CodeBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b ForLoopBlock) MarshalJSON() ([]byte, error) {
 	type plain ForLoopBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeForLoop), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeForLoop), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -448,7 +450,7 @@ func (b *ForLoopBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b TaskV2Block) MarshalJSON() ([]byte, error) {
 	type plain TaskV2Block
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeTaskV2), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeTaskV2), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -460,7 +462,7 @@ func (b *TaskV2Block) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b GotoURLBlock) MarshalJSON() ([]byte, error) {
 	type plain GotoURLBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeGotoURL), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeGotoURL), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -472,7 +474,7 @@ func (b *GotoURLBlock) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler; see Block for what is kept.
 func (b WaitBlock) MarshalJSON() ([]byte, error) {
 	type plain WaitBlock
-	return b.kept.encode(encodeTagged(blockTypeKey, string(BlockTypeWait), plain(b)))
+	return b.kept.Encode(encodeTagged(blockTypeKey, string(BlockTypeWait), plain(b)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -484,44 +486,44 @@ func (b *WaitBlock) UnmarshalJSON(data []byte) error {
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b TaskBlock) Equal(o TaskBlock) bool { return equalJSON(b, o) }
+func (b TaskBlock) Equal(o TaskBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b NavigationBlock) Equal(o NavigationBlock) bool { return equalJSON(b, o) }
+func (b NavigationBlock) Equal(o NavigationBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b ExtractionBlock) Equal(o ExtractionBlock) bool { return equalJSON(b, o) }
+func (b ExtractionBlock) Equal(o ExtractionBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b TextPromptBlock) Equal(o TextPromptBlock) bool { return equalJSON(b, o) }
+func (b TextPromptBlock) Equal(o TextPromptBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b CodeBlock) Equal(o CodeBlock) bool { return equalJSON(b, o) }
+func (b CodeBlock) Equal(o CodeBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b ForLoopBlock) Equal(o ForLoopBlock) bool { return equalJSON(b, o) }
+func (b ForLoopBlock) Equal(o ForLoopBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b TaskV2Block) Equal(o TaskV2Block) bool { return equalJSON(b, o) }
+func (b TaskV2Block) Equal(o TaskV2Block) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b GotoURLBlock) Equal(o GotoURLBlock) bool { return equalJSON(b, o) }
+func (b GotoURLBlock) Equal(o GotoURLBlock) bool { return keptjson.Equal(b, o) }
 
 // Equal reports whether b and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included (see [Block]).
 // go-cmp calls it, so tests can compare blocks with cmp.Diff.
-func (b WaitBlock) Equal(o WaitBlock) bool { return equalJSON(b, o) }
+func (b WaitBlock) Equal(o WaitBlock) bool { return keptjson.Equal(b, o) }

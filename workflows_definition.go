@@ -3,6 +3,8 @@ package skyvern
 import (
 	"encoding/json"
 	"errors"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
 
 // WorkflowDefinitionBody is the inner definition of a workflow (the server's
@@ -31,7 +33,7 @@ type WorkflowDefinitionBody struct {
 	// run id, when an attempt ends in a status it lists. nil runs once.
 	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // RetryPolicy says when and how often a workflow run is attempted again
@@ -57,7 +59,7 @@ type RetryPolicy struct {
 	// them, to be retried; at least one is required.
 	RetryOn []RetryRule `json:"retry_on"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // RetryRule matches an attempt's outcome: Status must equal the attempt's
@@ -67,43 +69,43 @@ type RetryRule struct {
 	Status     RunStatus `json:"status"`
 	ErrorCodes []string  `json:"error_codes,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // MarshalJSON implements json.Marshaler.
 func (p RetryPolicy) MarshalJSON() ([]byte, error) {
 	type plain RetryPolicy
-	return p.kept.encode(encodeJSON(plain(p)))
+	return p.kept.Encode(keptjson.Marshal(plain(p)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *RetryPolicy) UnmarshalJSON(data []byte) error {
 	type plain RetryPolicy
-	return decodeKept(data, (*plain)(p), &p.kept)
+	return keptjson.Decode(data, (*plain)(p), &p.kept)
 }
 
 // MarshalJSON implements json.Marshaler.
 func (r RetryRule) MarshalJSON() ([]byte, error) {
 	type plain RetryRule
-	return r.kept.encode(encodeJSON(plain(r)))
+	return r.kept.Encode(keptjson.Marshal(plain(r)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (r *RetryRule) UnmarshalJSON(data []byte) error {
 	type plain RetryRule
-	return decodeKept(data, (*plain)(r), &r.kept)
+	return keptjson.Decode(data, (*plain)(r), &r.kept)
 }
 
 // MarshalJSON implements json.Marshaler.
 func (d WorkflowDefinitionBody) MarshalJSON() ([]byte, error) {
 	type plain WorkflowDefinitionBody
-	return d.kept.encode(encodeJSON(plain(d)))
+	return d.kept.Encode(keptjson.Marshal(plain(d)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *WorkflowDefinitionBody) UnmarshalJSON(data []byte) error {
 	type plain WorkflowDefinitionBody
-	return decodeKept(data, (*plain)(d), &d.kept)
+	return keptjson.Decode(data, (*plain)(d), &d.kept)
 }
 
 // ParameterType names a kind of workflow parameter (the parameter_type
@@ -204,7 +206,7 @@ type WorkflowParameter struct {
 	// DefaultValue is a string, number, bool, map or slice matching the type.
 	DefaultValue any `json:"default_value,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // ContextParameter (parameter_type "context") takes its value from another
@@ -215,7 +217,7 @@ type ContextParameter struct {
 	// SourceParameterKey is required.
 	SourceParameterKey string `json:"source_parameter_key"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // OutputParameter (parameter_type "output") names a block's output.
@@ -223,7 +225,7 @@ type OutputParameter struct {
 	Key         string `json:"key"`
 	Description string `json:"description,omitempty"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // CredentialParameter (parameter_type "credential") makes a stored Skyvern
@@ -234,7 +236,7 @@ type CredentialParameter struct {
 	// CredentialID is required (cred_…).
 	CredentialID string `json:"credential_id"`
 
-	kept keptJSON
+	kept keptjson.Kept
 }
 
 // RawParameter is a parameter of a kind this SDK has no typed struct for,
@@ -293,7 +295,7 @@ func (p *CredentialParameter) key() string { return p.Key }
 // MarshalJSON implements json.Marshaler.
 func (p WorkflowParameter) MarshalJSON() ([]byte, error) {
 	type plain WorkflowParameter
-	return p.kept.encode(encodeTagged(parameterTypeKey, string(ParameterTypeWorkflow), plain(p)))
+	return p.kept.Encode(encodeTagged(parameterTypeKey, string(ParameterTypeWorkflow), plain(p)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -305,7 +307,7 @@ func (p *WorkflowParameter) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler.
 func (p ContextParameter) MarshalJSON() ([]byte, error) {
 	type plain ContextParameter
-	return p.kept.encode(encodeTagged(parameterTypeKey, string(ParameterTypeContext), plain(p)))
+	return p.kept.Encode(encodeTagged(parameterTypeKey, string(ParameterTypeContext), plain(p)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -317,7 +319,7 @@ func (p *ContextParameter) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler.
 func (p OutputParameter) MarshalJSON() ([]byte, error) {
 	type plain OutputParameter
-	return p.kept.encode(encodeTagged(parameterTypeKey, string(ParameterTypeOutput), plain(p)))
+	return p.kept.Encode(encodeTagged(parameterTypeKey, string(ParameterTypeOutput), plain(p)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -329,7 +331,7 @@ func (p *OutputParameter) UnmarshalJSON(data []byte) error {
 // MarshalJSON implements json.Marshaler.
 func (p CredentialParameter) MarshalJSON() ([]byte, error) {
 	type plain CredentialParameter
-	return p.kept.encode(encodeTagged(parameterTypeKey, string(ParameterTypeCredential), plain(p)))
+	return p.kept.Encode(encodeTagged(parameterTypeKey, string(ParameterTypeCredential), plain(p)))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -340,20 +342,20 @@ func (p *CredentialParameter) UnmarshalJSON(data []byte) error {
 
 // Equal reports whether p and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included. go-cmp calls it.
-func (p WorkflowParameter) Equal(o WorkflowParameter) bool { return equalJSON(p, o) }
+func (p WorkflowParameter) Equal(o WorkflowParameter) bool { return keptjson.Equal(p, o) }
 
 // Equal reports whether p and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included. go-cmp calls it.
-func (p ContextParameter) Equal(o ContextParameter) bool { return equalJSON(p, o) }
+func (p ContextParameter) Equal(o ContextParameter) bool { return keptjson.Equal(p, o) }
 
 // Equal reports whether p and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included. go-cmp calls it.
-func (p OutputParameter) Equal(o OutputParameter) bool { return equalJSON(p, o) }
+func (p OutputParameter) Equal(o OutputParameter) bool { return keptjson.Equal(p, o) }
 
 // Equal reports whether p and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included. go-cmp calls it.
-func (p CredentialParameter) Equal(o CredentialParameter) bool { return equalJSON(p, o) }
+func (p CredentialParameter) Equal(o CredentialParameter) bool { return keptjson.Equal(p, o) }
 
 // Equal reports whether d and o encode to the same JSON value (key order
 // and spacing aside), the keys kept from decoding included. go-cmp calls it.
-func (d WorkflowDefinitionBody) Equal(o WorkflowDefinitionBody) bool { return equalJSON(d, o) }
+func (d WorkflowDefinitionBody) Equal(o WorkflowDefinitionBody) bool { return keptjson.Equal(d, o) }

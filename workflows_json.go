@@ -1,158 +1,35 @@
 package skyvern
 
+// The wire shapes of workflow blocks and parameters: the discriminator key
+// that their Go type stands for, and the lists that hold them. Keeping what
+// the server sent is internal/keptjson's part.
+
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
+
+	"github.com/skyvern-go/skyvern/internal/keptjson"
 )
-
-// keptJSON lets a decoded value be encoded back without losing anything the
-// server sent.
-//
-// Skyvern's workflow documents carry more than the typed Go structs model:
-// explicit nulls and defaults, server-side extras such as a block's
-// output_parameter, and keys that newer servers add. A workflow read with
-// GetWorkflow must survive being stored, compared or passed on. So a value
-// decoded from JSON remembers the object it came from (raw) and how its typed
-// fields encoded right after decoding (snapshot). Encoding it again then
-// gives raw unchanged (byte for byte, the server's key order included) when
-// the typed fields were not touched, and otherwise
-// raw with exactly the top-level keys whose typed encoding changed replaced
-// (or removed, when a field was cleared). Values built in Go have no raw and
-// encode from their typed fields only.
-type keptJSON struct {
-	raw      json.RawMessage
-	snapshot []byte
-}
-
-// encode returns the JSON for a value whose typed fields encode as typed
-// (its arguments are what encodeTagged or encodeJSON return).
-func (k keptJSON) encode(typed []byte, err error) ([]byte, error) {
-	switch {
-	case err != nil:
-		return nil, err
-	case k.raw == nil:
-		return typed, nil
-	case bytes.Equal(typed, k.snapshot):
-		return k.raw, nil
-	}
-	return patchObject(k.raw, k.snapshot, typed)
-}
-
-// decodeKept decodes data into v, a pointer to a method-less copy of the
-// owner's type, and records data with v's encoding. JSON null leaves
-// everything unchanged, as encoding/json does for other types.
-func decodeKept(data []byte, v any, k *keptJSON) error {
-	if !hasJSONValue(data) {
-		return nil
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return err
-	}
-	snapshot, err := encodeJSON(v)
-	if err != nil {
-		return err
-	}
-	k.keep(data, snapshot)
-	return nil
-}
-
-// keep records data (copied: the decoder owns it) and the typed encoding of
-// the value decoded from it.
-func (k *keptJSON) keep(data, snapshot []byte) {
-	k.raw = append(json.RawMessage(nil), data...)
-	k.snapshot = snapshot
-}
-
-// record is keep for a buffer that the caller hands over, so it is not
-// copied again; v is the value just decoded from raw.
-func (k *keptJSON) record(raw []byte, v any) error {
-	snapshot, err := encodeJSON(v)
-	if err != nil {
-		return err
-	}
-	k.raw, k.snapshot = raw, snapshot
-	return nil
-}
 
 // Equal reports whether w and o encode to the same JSON value (key order
 // and spacing aside), so keys the server sent that Workflow has no field for
 // count too. go-cmp calls it, which lets tests compare workflows (and the
 // blocks and parameters in them, which have Equal methods of their own) with
 // cmp.Diff.
-func (w Workflow) Equal(o Workflow) bool { return equalJSON(w, o) }
-
-// equalJSON reports whether a and b encode to the same JSON value, key order
-// and spacing aside. It backs the Equal methods of the types that keep their
-// JSON: go-cmp prefers an Equal method and cannot look into keptJSON, and
-// what a value would send is what decides whether two of them are the same.
-// Values that cannot be encoded are compared as Go values.
-func equalJSON(a, b any) bool {
-	ja, errA := encodeJSON(a)
-	jb, errB := encodeJSON(b)
-	if errA != nil || errB != nil {
-		return errA != nil && errB != nil && reflect.DeepEqual(a, b)
-	}
-	if bytes.Equal(ja, jb) {
-		return true
-	}
-	va, errA := decodeNumbers(ja)
-	vb, errB := decodeNumbers(jb)
-	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
-}
-
-// decodeNumbers decodes JSON into generic values, keeping numbers as
-// written so that no precision is lost on the way.
-func decodeNumbers(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	return v, err
-}
-
-// patchObject applies to raw the top-level changes between two encodings of
-// the same value: keys whose value changed or appeared are set, keys that
-// disappeared are removed, every other key of raw stays as it was.
-func patchObject(raw, before, after []byte) ([]byte, error) {
-	var doc, old, cur map[string]json.RawMessage
-	for _, p := range []struct {
-		src []byte
-		dst *map[string]json.RawMessage
-	}{{raw, &doc}, {before, &old}, {after, &cur}} {
-		if err := json.Unmarshal(p.src, p.dst); err != nil {
-			return nil, err
-		}
-	}
-	if doc == nil {
-		doc = make(map[string]json.RawMessage, len(cur))
-	}
-	for key, val := range cur {
-		if prev, ok := old[key]; !ok || !bytes.Equal(prev, val) {
-			doc[key] = val
-		}
-	}
-	for key := range old {
-		if _, ok := cur[key]; !ok {
-			delete(doc, key)
-		}
-	}
-	return encodeJSON(doc)
-}
+func (w Workflow) Equal(o Workflow) bool { return keptjson.Equal(w, o) }
 
 // encodeTagged encodes v, which must encode as a JSON object, with the
 // discriminator key set to kind as its first member. Typed blocks and
 // parameters have no field for their discriminator: their Go type is it.
 func encodeTagged(key, kind string, v any) ([]byte, error) {
-	body, err := encodeJSON(v)
+	body, err := keptjson.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	if len(body) < 2 || body[0] != '{' {
 		return nil, fmt.Errorf("skyvern: %s %q does not encode as a JSON object", key, kind)
 	}
-	tag, err := encodeJSON(kind)
+	tag, err := keptjson.Marshal(kind)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +63,12 @@ func probeKind(data []byte) (kindProbe, error) {
 	return p, err
 }
 
-// decodeTagged is decodeKept for a block or parameter, whose encoding adds
-// the discriminator key. It refuses data whose discriminator names another
+// decodeTagged is [keptjson.Decode] for a block or parameter, whose
+// encoding adds the discriminator key. It refuses data whose discriminator names another
 // kind, so a navigation block can never be decoded into a TaskBlock and
 // re-encoded as a hybrid.
-func decodeTagged(data []byte, key, kind string, v any, k *keptJSON) error {
-	if !hasJSONValue(data) {
+func decodeTagged(data []byte, key, kind string, v any, k *keptjson.Kept) error {
+	if !keptjson.HasValue(data) {
 		return nil
 	}
 	p, err := probeKind(data)
@@ -212,7 +89,7 @@ func decodeTagged(data []byte, key, kind string, v any, k *keptJSON) error {
 	if err != nil {
 		return err
 	}
-	k.keep(data, snapshot)
+	k.Keep(data, snapshot)
 	return nil
 }
 
@@ -221,7 +98,7 @@ func encodeList[T any](items []T) ([]byte, error) {
 	if items == nil {
 		return []byte("[]"), nil
 	}
-	return encodeJSON(items)
+	return keptjson.Marshal(items)
 }
 
 // decodeList decodes a JSON array (or null, giving nil) element by element.
