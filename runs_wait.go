@@ -50,13 +50,15 @@ func WithPollInterval(initial, maxInterval time.Duration) WaitOption {
 			w.invalid("WithPollInterval", "need 0 <= initial <= max, got %v and %v", initial, maxInterval)
 			return
 		}
-		if initial > 0 {
-			initial = max(initial, minPollInterval)
+		// Clamp copies: one option value may be applied by concurrent waits.
+		first, cap := initial, maxInterval
+		if first > 0 {
+			first = max(first, minPollInterval)
 		}
-		if maxInterval > 0 {
-			maxInterval = max(maxInterval, minPollInterval)
+		if cap > 0 {
+			cap = max(cap, minPollInterval)
 		}
-		w.initial, w.max = initial, maxInterval
+		w.initial, w.max = first, cap
 	}
 }
 

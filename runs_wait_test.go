@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,4 +138,28 @@ func TestWaitForRunHonoursRetryAfterBetweenPolls(t *testing.T) {
 	))
 	_, err := c.WaitForRun(context.Background(), "wr_1", fastPolls)
 	require.NoError(t, err)
+}
+
+// One WaitOption value shared by concurrent waits must not race: the
+// option clamps copies of its arguments, never the captured values.
+func TestPollIntervalOptionSharedByConcurrentWaits(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/v1/runs/tsk_shared", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, `{"run_id":"tsk_shared","status":"completed","run_type":"task_v1"}`)
+	})
+	opt := skyvern.WithPollInterval(time.Millisecond, 2*time.Millisecond) // both below the 10 ms floor
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run, err := c.WaitForRun(context.Background(), "tsk_shared", opt)
+			assert.NoError(t, err)
+			if assert.NotNil(t, run) {
+				assert.Equal(t, skyvern.RunStatusCompleted, run.Status)
+			}
+		}()
+	}
+	wg.Wait()
 }
