@@ -51,14 +51,14 @@ func WithPollInterval(initial, maxInterval time.Duration) WaitOption {
 			return
 		}
 		// Clamp copies: one option value may be applied by concurrent waits.
-		first, cap := initial, maxInterval
+		first, ceiling := initial, maxInterval
 		if first > 0 {
 			first = max(first, minPollInterval)
 		}
-		if cap > 0 {
-			cap = max(cap, minPollInterval)
+		if ceiling > 0 {
+			ceiling = max(ceiling, minPollInterval)
 		}
-		w.initial, w.max = first, cap
+		w.initial, w.max = first, ceiling
 	}
 }
 
