@@ -2,6 +2,8 @@ package skyvern
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -53,4 +55,38 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 
 func newTestLogger(b *safeBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// hmacPadStates returns the marshaled SHA-256 states after the HMAC inner
+// and outer pads of key: what a [Webhook] holds per key, and so what it must
+// never print. They are derived here independently of the verifier, and
+// checked by computing a genuine signature from them.
+func hmacPadStates(t testing.TB, key string) [2][]byte {
+	t.Helper()
+	k := []byte(key)
+	if len(k) > sha256.BlockSize {
+		sum := sha256.Sum256(k)
+		k = sum[:]
+	}
+	var states [2][]byte
+	for i, b := range []byte{0x36, 0x5c} {
+		pad := bytes.Repeat([]byte{b}, sha256.BlockSize)
+		for j := range k {
+			pad[j] ^= k[j]
+		}
+		h := sha256.New()
+		h.Write(pad)
+		st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		require.NoError(t, err)
+		states[i] = st
+	}
+	body := []byte(`{"run_id":"tsk_pads"}`)
+	h := sha256.New()
+	require.NoError(t, h.(encoding.BinaryUnmarshaler).UnmarshalBinary(states[0]))
+	h.Write(body)
+	inner := h.Sum(nil)
+	require.NoError(t, h.(encoding.BinaryUnmarshaler).UnmarshalBinary(states[1]))
+	h.Write(inner)
+	require.Equal(t, Sign(body, key), fmt.Sprintf("%x", h.Sum(nil)), "the derived pad states are not key's")
+	return states
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/skyvern-go/skyvern/internal/hmacpad"
 )
 
 // Canonical forms of the header names, so that lookups in an http.Header
@@ -44,9 +46,9 @@ const (
 type Webhook struct {
 	// keys are pointers so that even a printed copy of a Webhook, whose
 	// fields fmt reaches without calling any method, shows addresses
-	// rather than pad states (see macKey).
-	keys      []*macKey
-	pool      *macPool
+	// rather than pad states (see [hmacpad.Key]).
+	keys      []*hmacpad.Key
+	pool      *hmacpad.Pool
 	tolerance time.Duration
 	now       func() time.Time
 }
@@ -123,8 +125,8 @@ func NewWebhook(apiKey string, opts ...WebhookOption) (*Webhook, error) {
 	}
 	all := append([]string{apiKey}, cfg.moreKeys...)
 	w := &Webhook{
-		keys:      make([]*macKey, 0, len(all)),
-		pool:      newMACPool(),
+		keys:      make([]*hmacpad.Key, 0, len(all)),
+		pool:      hmacpad.NewPool(),
 		tolerance: cfg.tolerance,
 		now:       cfg.now,
 	}
@@ -136,7 +138,7 @@ func NewWebhook(apiKey string, opts ...WebhookOption) (*Webhook, error) {
 			// The message names the key's position, never its value.
 			return nil, fmt.Errorf("skyvern: NewWebhook: key %d: %w", i, ErrEmptyKey)
 		}
-		mk, err := newMACKey(key)
+		mk, err := hmacpad.NewKey(key)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +199,7 @@ func (w *Webhook) Verify(body []byte, h http.Header) error {
 	}
 	matched := false
 	for i := range w.keys {
-		if w.keys[i].matches(w.pool, body, &want) {
+		if w.keys[i].Matches(w.pool, body, &want) {
 			matched = true
 			break
 		}

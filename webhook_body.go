@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/skyvern-go/skyvern/internal/boundedread"
+	"github.com/skyvern-go/skyvern/internal/hmacpad"
 )
 
 // DefaultMemoryBodyBytes is how much of a webhook body a handler holds in
@@ -111,13 +112,13 @@ func (e *spillError) Unwrap() error { return e.err }
 // streams by, so that it need not be held to be verified.
 type bodyMAC struct {
 	w       *Webhook
-	scratch []*macScratch
+	scratch []*hmacpad.Scratch
 }
 
 func (w *Webhook) newBodyMAC() *bodyMAC {
-	m := &bodyMAC{w: w, scratch: make([]*macScratch, len(w.keys))}
+	m := &bodyMAC{w: w, scratch: make([]*hmacpad.Scratch, len(w.keys))}
 	for i := range w.keys {
-		m.scratch[i] = w.keys[i].begin(w.pool)
+		m.scratch[i] = w.keys[i].Begin(w.pool)
 	}
 	return m
 }
@@ -125,7 +126,7 @@ func (w *Webhook) newBodyMAC() *bodyMAC {
 // Write feeds p to every key's MAC. It never fails.
 func (m *bodyMAC) Write(p []byte) (int, error) {
 	for _, s := range m.scratch {
-		s.h.Write(p)
+		_, _ = s.Write(p)
 	}
 	return len(p), nil
 }
@@ -136,10 +137,10 @@ func (m *bodyMAC) matches(want *[sha256.Size]byte) bool {
 	ok := false
 	for i, s := range m.scratch {
 		// Every key is finished, so that the pool gets its scratch back.
-		if m.w.keys[i].end(s, want) {
+		if m.w.keys[i].End(s, want) {
 			ok = true
 		}
-		m.w.pool.p.Put(s)
+		m.w.pool.Put(s)
 	}
 	m.scratch = nil
 	return ok

@@ -201,27 +201,6 @@ func TestVerifyLongKey(t *testing.T) {
 	}
 }
 
-// A key whose saved hash state cannot be restored must refuse, never accept:
-// the state is checked at construction, so this guards the fallback alone.
-func TestMACKeyWithUnusableStateRefuses(t *testing.T) {
-	t.Parallel()
-	body := []byte(`{"run_id":"tsk_1"}`)
-	good, err := newMACKey(testKey)
-	require.NoError(t, err)
-	sig, err := decodeSignature(Sign(body, testKey))
-	require.NoError(t, err)
-	pool := newMACPool()
-	require.True(t, good.matches(pool, body, &sig))
-	for name, k := range map[string]*macKey{
-		"inner": {pads: &macPads{inner: []byte("not a state"), outer: good.pads.outer}},
-		"outer": {pads: &macPads{inner: good.pads.inner, outer: []byte("not a state")}},
-	} {
-		assert.False(t, k.matches(pool, body, &sig), name)
-	}
-	// The pooled scratch space still works after a refusal.
-	assert.True(t, good.matches(pool, body, &sig))
-}
-
 // upperFirstLetter upper-cases the first hex letter of sig, keeping the MAC
 // bytes the same.
 func upperFirstLetter(sig string) string {
@@ -261,11 +240,16 @@ func TestVerifyRejectsEveryOneDigitChange(t *testing.T) {
 	}
 }
 
-// signatureSource is the file as it was compiled into this test (embedded
-// rather than read at run time, so a build with -overlay is checked too).
-//
-//go:embed webhook_signature.go
-var signatureSource []byte
+// The files that decide on a MAC, as they were compiled into this test
+// (embedded rather than read at run time, so a build with -overlay is
+// checked too): the one-shot check here, and the prepared keys' check that
+// Webhook.Verify and the streaming receiver use.
+var (
+	//go:embed webhook_signature.go
+	signatureSource []byte
+	//go:embed internal/hmacpad/hmacpad.go
+	hmacpadSource []byte
+)
 
 // Replacing hmac.Equal with == or bytes.Equal changes no verdict, only the
 // timing, so no functional test can see it. This test pins the comparison
@@ -274,10 +258,32 @@ var signatureSource []byte
 // compare nothing else with == or != except against nil.
 func TestMACComparisonIsConstantTime(t *testing.T) {
 	t.Parallel()
+	for _, file := range []struct {
+		name     string
+		src      []byte
+		deciders []string
+	}{
+		{"webhook_signature.go", signatureSource, []string{"VerifySignature"}},
+		// Key.Matches and the streaming check both decide in Key.End.
+		{"internal/hmacpad/hmacpad.go", hmacpadSource, []string{"End"}},
+	} {
+		t.Run(file.name, func(t *testing.T) {
+			t.Parallel()
+			checkConstantTimeDeciders(t, file.name, file.src, file.deciders)
+		})
+	}
+}
+
+// checkConstantTimeDeciders parses src and checks the functions named in
+// deciders as TestMACComparisonIsConstantTime describes.
+func checkConstantTimeDeciders(t *testing.T, name string, src []byte, names []string) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "webhook_signature.go", signatureSource, 0)
+	f, err := parser.ParseFile(fset, name, src, 0)
 	require.NoError(t, err)
-	deciders := map[string]bool{"VerifySignature": false, "end": false} // matches and the streaming check both decide in end
+	deciders := map[string]bool{}
+	for _, n := range names {
+		deciders[n] = false
+	}
 	for _, decl := range f.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
 		if !ok {

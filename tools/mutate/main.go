@@ -62,7 +62,13 @@ var targets = []target{
 		file:  "webhook_signature.go",
 		pkg:   ".",
 		tests: "Signature|Verify|Webhook|Sign|MAC|Fuzz",
-		funcs: []string{"VerifySignature", "decodeSignature", "lowerHexNibble", "newMACKey", "macKey.matches"},
+		funcs: []string{"VerifySignature", "decodeSignature", "lowerHexNibble"},
+	},
+	{
+		file:  "internal/hmacpad/hmacpad.go",
+		pkg:   ".",
+		tests: "Signature|Verify|Webhook|Sign|MAC|Fuzz",
+		funcs: []string{"NewKey", "Key.Matches"},
 	},
 	{
 		file:  "webhook.go",
