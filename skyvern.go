@@ -174,6 +174,18 @@ func (f *firstInvalid) invalid(option, format string, args ...any) {
 	}
 }
 
+// setPositive applies the options rule to a size, count or duration: a
+// negative v is recorded as invalid, zero leaves *dst at its default, and a
+// positive v is stored.
+func setPositive[T ~int | ~int64](f *firstInvalid, option string, v T, dst *T) {
+	switch {
+	case v < 0:
+		f.invalid(option, "must not be negative, got %v", v)
+	case v > 0:
+		*dst = v
+	}
+}
+
 // asInvalidRequest turns an option's error into the error a call returns.
 func asInvalidRequest(err error) error {
 	var oe *optionError

@@ -31,15 +31,7 @@ const bodyCopyPiece = 32 << 10
 // invalid. It is also what one unverified request may make the handler
 // buffer in memory.
 func WithMemoryBodyBytes(n int64) HandlerOption {
-	return func(c *handlerConfig) {
-		if n < 0 {
-			c.invalid("WithMemoryBodyBytes", "must not be negative, got %d", n)
-			return
-		}
-		if n > 0 {
-			c.memBody = n
-		}
-	}
+	return func(c *handlerConfig) { setPositive(&c.firstInvalid, "WithMemoryBodyBytes", n, &c.memBody) }
 }
 
 // WithSpillDir sets the directory of the temporary files that hold bodies

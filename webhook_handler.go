@@ -76,15 +76,7 @@ func WithIdempotencyStore(s IdempotencyStore) HandlerOption {
 // body is held in memory only up to WithMemoryBodyBytes and spilled to
 // disk beyond; a TOTP request is held in memory whole.
 func WithMaxBodyBytes(n int64) HandlerOption {
-	return func(c *handlerConfig) {
-		if n < 0 {
-			c.invalid("WithMaxBodyBytes", "must not be negative, got %d", n)
-			return
-		}
-		if n > 0 {
-			c.maxBody = n
-		}
-	}
+	return func(c *handlerConfig) { setPositive(&c.firstInvalid, "WithMaxBodyBytes", n, &c.maxBody) }
 }
 
 // WithBusyWait sets how long a delivery whose event another worker is

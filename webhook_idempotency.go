@@ -154,15 +154,7 @@ type memoryStoreConfig struct {
 // least recently used are forgotten first. 0 selects
 // [DefaultMemoryStoreCapacity]; a negative n is invalid.
 func WithStoreCapacity(n int) MemoryStoreOption {
-	return func(c *memoryStoreConfig) {
-		if n < 0 {
-			c.invalid("WithStoreCapacity", "must not be negative, got %d", n)
-			return
-		}
-		if n > 0 {
-			c.capacity = n
-		}
-	}
+	return func(c *memoryStoreConfig) { setPositive(&c.firstInvalid, "WithStoreCapacity", n, &c.capacity) }
 }
 
 // WithStoreMaxClaims sets how many unexpired claims the store holds at once;
@@ -170,30 +162,14 @@ func WithStoreCapacity(n int) MemoryStoreOption {
 // claim a worker still works under. 0 selects
 // [DefaultMemoryStoreMaxClaims]; a negative n is invalid.
 func WithStoreMaxClaims(n int) MemoryStoreOption {
-	return func(c *memoryStoreConfig) {
-		if n < 0 {
-			c.invalid("WithStoreMaxClaims", "must not be negative, got %d", n)
-			return
-		}
-		if n > 0 {
-			c.maxClaims = n
-		}
-	}
+	return func(c *memoryStoreConfig) { setPositive(&c.firstInvalid, "WithStoreMaxClaims", n, &c.maxClaims) }
 }
 
 // WithStoreLease sets how long a claim holds its key without a renewal
 // before another worker may take it over. 0 selects [DefaultStoreLease],
 // which explains the trade-off; a negative d is invalid.
 func WithStoreLease(d time.Duration) MemoryStoreOption {
-	return func(c *memoryStoreConfig) {
-		if d < 0 {
-			c.invalid("WithStoreLease", "must not be negative, got %v", d)
-			return
-		}
-		if d > 0 {
-			c.lease = d
-		}
-	}
+	return func(c *memoryStoreConfig) { setPositive(&c.firstInvalid, "WithStoreLease", d, &c.lease) }
 }
 
 // WithStoreClock makes the store read the time from now, for tests of lease
