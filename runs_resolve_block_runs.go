@@ -1,5 +1,9 @@
 package skyvern
 
+// Resolution of the calls that start a run other than RunTask and
+// RunWorkflow: the block runs of RunLogin and RunDownloadFiles, and
+// RetryWorkflowRun.
+
 import (
 	"context"
 	"encoding/json"
